@@ -1,0 +1,193 @@
+//
+// utp/proto/endpoint.hpp — the demultiplexer: every connection on one UDP port.
+//
+#ifndef UTP_PROTO_ENDPOINT_HPP
+#define UTP_PROTO_ENDPOINT_HPP
+
+#include <utp/proto/address.hpp>
+#include <utp/proto/connection.hpp>
+#include <utp/proto/settings.hpp>
+#include <utp/proto/stats.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace utp::proto {
+
+/// Names a connection held by an endpoint; stale handles are detected, not reused.
+struct connection_handle {
+    std::uint32_t index = UINT32_MAX;
+    std::uint32_t generation = 0;
+
+    friend bool operator==(const connection_handle&, const connection_handle&) = default;
+    explicit operator bool() const noexcept { return index != UINT32_MAX; }
+};
+
+/// A datagram `poll_transmit` produced: its destination and size.
+struct transmit {
+    peer_address to;
+    std::size_t size = 0;
+};
+
+/// What `handle_datagram` made of a datagram.
+enum class datagram_verdict : std::uint8_t {
+    accepted, ///< µTP, delivered to a connection (or a new one in the backlog)
+    not_utp,  ///< not µTP at all: the caller may hand it to another protocol
+    dropped,  ///< µTP but dropped (counted in `stats().dropped`)
+};
+
+/** The demultiplexer of one UDP port: holds every connection keyed by
+    (remote address, receive id), accepts SYNs into a bounded backlog, answers strays with
+    a rate-limited RESET, and schedules output and timers for all of them.
+
+    Sans-I/O: feed it datagrams and time, poll it for datagrams and its next deadline.
+    It draws connection ids and initial sequence numbers from a generator seeded at
+    construction, so a run is reproducible.
+
+    @par Thread Safety
+    Distinct objects: safe. Shared objects: unsafe.
+*/
+class endpoint {
+public:
+    explicit endpoint(const endpoint_settings& s, std::uint64_t seed);
+    ~endpoint();
+    endpoint(const endpoint&) = delete;
+    endpoint& operator=(const endpoint&) = delete;
+
+    // -- input ---------------------------------------------------------------------------
+
+    /// Hand in one received datagram.
+    datagram_verdict handle_datagram(const peer_address& from,
+                                     std::span<const std::uint8_t> datagram, instant now);
+
+    /// Run every timer due at `now`.
+    void handle_timeout(instant now);
+
+    // -- output --------------------------------------------------------------------------
+
+    /** The next datagram to send, written into `out` (≥ packet size + 64 bytes).
+
+        Connections take turns, one datagram each, so one bulk sender does not starve
+        the others.
+    */
+    std::optional<transmit> poll_transmit(instant now, std::span<std::uint8_t> out);
+
+    /// When `handle_timeout` should next run, if any timer is armed.
+    std::optional<instant> next_timeout();
+
+    /// The next connection whose application-visible state changed, if any.
+    std::optional<connection_handle> poll_wakeup();
+
+    // -- connections ---------------------------------------------------------------------
+
+    /// Open an outgoing connection (its SYN goes out at the next `poll_transmit`).
+    connection_handle connect(const peer_address& to, instant now);
+
+    /// Take the oldest connection waiting in the accept backlog.
+    std::optional<connection_handle> accept();
+
+    /// Start or stop accepting SYNs.
+    void listen(bool on) noexcept { settings_.listening = on; }
+    bool listening() const noexcept { return settings_.listening; }
+    void set_accept_backlog(std::size_t n) noexcept { settings_.accept_backlog = n; }
+    std::size_t backlog_size() const noexcept { return backlog_.size(); }
+
+    /// The connection `h` names, or nullptr if it is gone.
+    connection* get(connection_handle h) noexcept;
+    const connection* get(connection_handle h) const noexcept;
+    /// The peer of `h` (the handle must be valid).
+    const peer_address& remote(connection_handle h) const noexcept;
+
+    std::size_t read(connection_handle h, std::span<std::uint8_t> out, instant now);
+    std::size_t write(connection_handle h, std::span<const std::uint8_t> data, instant now);
+    void shutdown_send(connection_handle h, instant now);
+
+    /** The application is done with `h`: it is closed gracefully (FIN, linger) and
+        forgotten once done. The handle is invalid afterwards.
+    */
+    void release(connection_handle h, instant now);
+
+    /// Abort `h` with a RESET and forget it. The handle is invalid afterwards.
+    void abort(connection_handle h, instant now);
+
+    /// Call after changing a connection through `get()` outside read/write.
+    void touch(connection_handle h, instant now);
+
+    std::size_t connection_count() const noexcept { return by_key_.size(); }
+    const endpoint_stats& stats() const noexcept { return stats_; }
+    const endpoint_settings& settings() const noexcept { return settings_; }
+    /// Settings given to connections created from now on.
+    proto::settings& connection_settings() noexcept { return settings_.connection; }
+
+private:
+    struct key {
+        peer_address addr;
+        std::uint16_t id = 0;
+        friend bool operator==(const key&, const key&) = default;
+    };
+    struct key_hash {
+        std::size_t operator()(const key& k) const noexcept {
+            return peer_address_hash{}(k.addr) * 31u + k.id;
+        }
+    };
+    struct slot {
+        std::unique_ptr<connection> conn;
+        peer_address peer;
+        std::uint32_t generation = 0;
+        bool released = false;
+        bool queued_send = false;
+        bool queued_wakeup = false;
+        bool in_backlog = false;
+        std::optional<instant> scheduled; ///< deadline of its newest heap entry
+    };
+    struct timer_entry {
+        instant at;
+        std::uint32_t index;
+        std::uint32_t generation;
+        bool operator>(const timer_entry& o) const noexcept { return at > o.at; }
+    };
+    struct queue_entry {
+        std::uint32_t index;
+        std::uint32_t generation;
+        friend bool operator==(const queue_entry&, const queue_entry&) = default;
+    };
+    struct pending_reset {
+        peer_address to;
+        std::uint16_t connection_id;
+        std::uint16_t ack_nr;
+    };
+
+    connection_handle insert(connection c, const peer_address& peer);
+    slot* slot_of(connection_handle h) noexcept;
+    void after_io(std::uint32_t index, instant now);
+    void schedule(std::uint32_t index);
+    void reap_if_done(std::uint32_t index);
+    void remove(std::uint32_t index);
+    void queue_reset(const peer_address& to, std::uint16_t id, std::uint16_t ack_nr, instant now);
+    connection* find_for_reset(const peer_address& from, std::uint16_t id, std::uint32_t& index);
+    std::uint64_t next_random() noexcept;
+
+    endpoint_settings settings_;
+    std::uint64_t rng_;
+    std::vector<slot> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::unordered_map<key, std::uint32_t, key_hash> by_key_;
+    std::deque<queue_entry> send_queue_;
+    std::deque<queue_entry> wakeups_;
+    std::deque<queue_entry> backlog_;
+    std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;
+    std::deque<pending_reset> resets_;
+    double reset_tokens_;
+    instant reset_refill_{};
+    endpoint_stats stats_;
+};
+
+} // namespace utp::proto
+
+#endif

@@ -1,0 +1,75 @@
+//
+// utp/proto/settings.hpp — tunables of the protocol core, with their defaults.
+//
+#ifndef UTP_PROTO_SETTINGS_HPP
+#define UTP_PROTO_SETTINGS_HPP
+
+#include <utp/proto/time.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace utp::proto {
+
+using namespace std::chrono_literals;
+
+/** Per-connection settings. Every field has a default that suits a 1500-byte path.
+
+    An endpoint hands its settings to each connection it creates; a connection's copy may
+    then be changed through the endpoint (e.g. `no_delay`).
+*/
+struct settings {
+    /// Bytes the application may queue for sending (unsent plus unacknowledged).
+    std::size_t send_buffer_size = 1024 * 1024;
+    /// Receive buffer; what is free of it is advertised to the peer as `wnd_size`.
+    std::size_t recv_buffer_size = 1024 * 1024;
+    /// Largest datagram we send (header included). 1400 fits IPv4 and IPv6 on a
+    /// 1500-byte path with room for tunnels; path-MTU discovery may raise it later.
+    std::size_t packet_size = 1400;
+    /// LEDBAT's target queueing delay.
+    duration target_delay = 100ms;
+    /// Disable Nagle: send undersized packets at once instead of one at a time.
+    bool no_delay = false;
+    /// Longest an ACK is held back hoping to coalesce it with another.
+    duration ack_delay = 10ms;
+    /// Acknowledge at once after this many unacknowledged DATA packets.
+    unsigned ack_every = 2;
+    /// Retransmission timeout before any RTT sample, and its bounds.
+    duration initial_rto = 1s;
+    duration min_rto = 500ms;
+    duration max_rto = 60s;
+    /// Consecutive retransmission timeouts of data (or FIN) after which the connection
+    /// fails with `timed_out`.
+    unsigned max_data_timeouts = 8;
+    /// SYN retransmissions before a connect fails with `timed_out` (backoff doubles).
+    unsigned max_syn_retries = 4;
+    /// Silence after which a connected, idle side sends a keepalive.
+    duration keepalive_interval = 29s;
+    /// Silence from the peer after which the connection fails with `timed_out`
+    /// (0 disables). Deployed peers send keepalives every 29 s.
+    duration idle_timeout = 120s;
+    /// How long a connection whose handle was closed lingers to finish its FIN exchange.
+    duration linger_timeout = 30s;
+    /// How long an accepted-but-silent (half-open) connection is kept.
+    duration syn_received_timeout = 30s;
+    /// LEDBAT's largest window growth per round trip once out of slow start, in bytes.
+    std::uint32_t max_cwnd_increase_per_rtt = 3000;
+    /// Minutes of base-delay history kept (one minimum per minute).
+    unsigned base_delay_history_minutes = 13;
+};
+
+/// Settings of an endpoint (the demultiplexer of one UDP port).
+struct endpoint_settings {
+    /// Settings given to each new connection.
+    proto::settings connection;
+    /// Inbound connections waiting for `accept`; SYNs beyond it are dropped and counted.
+    std::size_t accept_backlog = 128;
+    /// Whether SYNs are accepted at all; if not, they are answered with RESET.
+    bool listening = false;
+    /// RESET replies to unknown connections per second (token bucket, burst equal).
+    unsigned resets_per_second = 100;
+};
+
+} // namespace utp::proto
+
+#endif

@@ -1,0 +1,72 @@
+//
+// utp/proto/stats.hpp — counters of a connection and of an endpoint.
+//
+#ifndef UTP_PROTO_STATS_HPP
+#define UTP_PROTO_STATS_HPP
+
+#include <utp/proto/time.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace utp::proto {
+
+/// What a connection has done so far, and its current estimates.
+struct connection_stats {
+    std::uint64_t bytes_sent = 0;          ///< payload bytes sent, retransmissions included
+    std::uint64_t bytes_received = 0;      ///< payload bytes received, duplicates included
+    std::uint64_t bytes_delivered = 0;     ///< payload bytes handed to the application
+    std::uint64_t packets_sent = 0;        ///< datagrams sent of every type
+    std::uint64_t packets_received = 0;    ///< datagrams accepted for this connection
+    std::uint64_t retransmits = 0;         ///< DATA/FIN/SYN packets sent again
+    std::uint64_t fast_retransmits = 0;    ///< of which triggered by SACK / duplicate ACKs
+    std::uint64_t timeouts = 0;            ///< retransmission timeouts
+    std::uint64_t window_cuts = 0;         ///< congestion-window reductions on loss
+    std::uint64_t duplicate_packets = 0;   ///< DATA received that was already received
+    std::uint64_t invalid_packets = 0;     ///< packets dropped by validation
+    std::uint64_t zero_window_probes = 0;  ///< packets sent into a zero peer window
+    duration rtt{0};                       ///< smoothed round-trip time
+    duration rtt_var{0};                   ///< round-trip variation
+    duration rto{0};                       ///< current retransmission timeout
+    std::uint32_t cwnd = 0;                ///< congestion window, bytes
+    std::uint32_t peer_window = 0;         ///< peer's last advertised receive window
+    std::uint32_t bytes_in_flight = 0;     ///< sent and not yet acknowledged
+    duration queuing_delay{0};             ///< LEDBAT's current one-way delay estimate
+    duration base_delay{0};                ///< LEDBAT's base one-way delay (clock offset included)
+    bool slow_start = true;
+};
+
+/// Why an endpoint dropped a datagram (indexes `endpoint_stats::dropped`).
+enum class drop_reason : std::uint8_t {
+    malformed = 0,      ///< µTP by its first byte, but the header or extensions are broken
+    unknown_connection, ///< no connection for it (a RESET may have been sent)
+    backlog_full,       ///< a SYN beyond the accept backlog
+    not_listening,      ///< a SYN while nobody accepts (answered with RESET)
+    invalid,            ///< failed a connection's validation (bad ack_nr, wrong state)
+    count_
+};
+
+/// A short, stable name for `r`.
+const char* to_string(drop_reason r) noexcept;
+
+/// What an endpoint has seen.
+struct endpoint_stats {
+    std::uint64_t datagrams_received = 0; ///< every datagram handed in
+    std::uint64_t datagrams_sent = 0;     ///< every datagram handed out by poll_transmit
+    std::uint64_t not_utp = 0;            ///< handed back to the caller as not µTP
+    std::uint64_t resets_sent = 0;
+    std::uint64_t resets_suppressed = 0;  ///< RESET replies withheld by the rate limit
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_initiated = 0;
+    std::array<std::uint64_t, static_cast<std::size_t>(drop_reason::count_)> dropped{};
+
+    std::uint64_t& drops(drop_reason r) noexcept { return dropped[static_cast<std::size_t>(r)]; }
+    std::uint64_t drops(drop_reason r) const noexcept {
+        return dropped[static_cast<std::size_t>(r)];
+    }
+};
+
+} // namespace utp::proto
+
+#endif

@@ -1,0 +1,808 @@
+#include <utp/proto/connection.hpp>
+#include <utp/proto/seq.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace utp::proto {
+namespace {
+
+// Deployed peers (libutp) keep at most 1024 packets in flight and reorder no further;
+// staying inside that keeps our SACKs meaningful to them.
+constexpr std::uint16_t max_in_flight = 1024;
+// How far ahead of ack_nr we buffer out-of-order packets.
+constexpr std::uint16_t max_reorder = 2048;
+// Our selective ACKs cover at most this many bytes of mask (1024 packets).
+constexpr std::size_t max_sack_bytes = 128;
+// An ack_nr further behind than this is not from this connection's recent past.
+constexpr std::int16_t max_ack_lag = 4096;
+// libtorrent also uses INT_MAX for "no timestamp sample".
+constexpr std::uint32_t no_delay_sample_alt = 0x7fffffff;
+// Packets seen above a hole before it is declared lost (fast retransmit).
+constexpr unsigned dup_ack_threshold = 3;
+
+} // namespace
+
+const char* to_string(conn_error e) noexcept {
+    switch (e) {
+    case conn_error::none: return "none";
+    case conn_error::refused: return "refused";
+    case conn_error::reset: return "reset";
+    case conn_error::timed_out: return "timed_out";
+    case conn_error::aborted: return "aborted";
+    }
+    return "unknown";
+}
+
+connection::connection(const proto::settings& s, bool initiator, instant now)
+    : settings_(s), initiator_(initiator),
+      state_(initiator ? conn_state::syn_sent : conn_state::syn_received),
+      out_(16), snd_buf_(s.send_buffer_size), rtt_(s), rcv_buf_(s.recv_buffer_size),
+      delay_(s.base_delay_history_minutes), last_recv_(now), last_send_(now) {
+    settings_.packet_size = std::clamp<std::size_t>(settings_.packet_size, 150, 65000);
+    cc_ = std::make_unique<ledbat>(settings_, max_payload());
+}
+
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+connection::~connection() = default;
+
+connection connection::connect(const proto::settings& s, std::uint16_t recv_id, std::uint16_t seq,
+                               instant now) {
+    connection c(s, true, now);
+    c.recv_id_ = recv_id;
+    c.send_id_ = static_cast<std::uint16_t>(recv_id + 1);
+    c.syn_seq_ = seq;
+    c.seq_una_ = seq;
+    c.seq_nxt_ = seq_add(seq, 1);
+    outgoing& syn = c.out_at(seq);
+    syn = outgoing{};
+    syn.type = packet_type::syn;
+    // "lost" doubles as "waiting to be (re)sent": the SYN goes out by the resend path.
+    syn.lost = true;
+    c.lost_count_ = 1;
+    return c;
+}
+
+connection connection::accept(const proto::settings& s, const header& syn, std::uint16_t seq,
+                              instant now) {
+    connection c(s, false, now);
+    c.recv_id_ = static_cast<std::uint16_t>(syn.connection_id + 1);
+    c.send_id_ = syn.connection_id;
+    c.ack_nr_ = syn.seq_nr;
+    // The SYN-ACK does not consume `seq`: our first DATA carries it.
+    c.seq_nxt_ = seq;
+    c.seq_una_ = seq;
+    c.syn_ack_seq_ = seq;
+    c.syn_ack_ack_ = syn.seq_nr;
+    c.syn_ack_pending_ = true;
+    c.peer_wnd_ = syn.wnd_size;
+    c.reply_micro_ = wire_timestamp(now) - syn.timestamp;
+    c.syn_received_deadline_ = now + s.syn_received_timeout;
+    c.stats_.packets_received = 1;
+    return c;
+}
+
+// ---------------------------------------------------------------------------------------
+// buffers
+
+connection::outgoing& connection::out_at(std::uint16_t seq) noexcept {
+    return out_[seq & (out_.size() - 1)];
+}
+
+void connection::grow_outgoing() {
+    std::vector<outgoing> next(out_.size() * 2);
+    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) next[s & (next.size() - 1)] = out_at(s);
+    out_.swap(next);
+}
+
+connection::reorder_slot& connection::slot_at(std::uint16_t seq) {
+    const auto dist = static_cast<std::uint16_t>(seq - ack_nr_);
+    if (dist >= reorder_.size()) {
+        std::size_t n = std::max<std::size_t>(reorder_.size(), 16);
+        while (n <= dist) n *= 2;
+        std::vector<reorder_slot> next(n);
+        for (std::size_t i = 0; i < reorder_.size(); ++i) {
+            if (!reorder_[i].present) continue;
+            // Recover the slot's sequence number from its distance ahead of ack_nr.
+            const auto d = static_cast<std::uint16_t>((i - (ack_nr_ & (reorder_.size() - 1))) &
+                                                      (reorder_.size() - 1));
+            const auto s = static_cast<std::uint16_t>(ack_nr_ + d);
+            next[s & (n - 1)] = std::move(reorder_[i]);
+        }
+        reorder_.swap(next);
+    }
+    return reorder_[seq & (reorder_.size() - 1)];
+}
+
+std::uint32_t connection::max_payload() const noexcept {
+    return static_cast<std::uint32_t>(settings_.packet_size - header_size);
+}
+
+std::uint32_t connection::our_window() const noexcept {
+    if (discard_input_) return static_cast<std::uint32_t>(rcv_buf_.limit());
+    const std::size_t used = rcv_buf_.size() + reorder_bytes_;
+    const std::size_t lim = rcv_buf_.limit();
+    return used >= lim ? 0u : static_cast<std::uint32_t>(std::min<std::size_t>(lim - used, UINT32_MAX));
+}
+
+std::optional<duration> connection::queuing_delay() const noexcept {
+    if (delay_.empty()) return std::nullopt;
+    duration d{delay_.current()};
+    // One-way queueing cannot exceed the round trip; clock skew or a hostile echo can.
+    const duration cap = rtt_.has_sample() ? rtt_.srtt() : settings_.initial_rto;
+    return std::min(d, cap);
+}
+
+std::size_t connection::writable() const noexcept {
+    if (fin_requested_ || state_ == conn_state::closed || state_ == conn_state::failed) return 0;
+    return snd_buf_.free();
+}
+
+bool connection::done() const noexcept { return finished_; }
+
+void connection::set_target_delay(duration d) noexcept {
+    settings_.target_delay = d;
+    if (auto* l = dynamic_cast<ledbat*>(cc_.get())) l->set_target(d);
+}
+
+void connection::set_send_buffer_size(std::size_t n) noexcept {
+    settings_.send_buffer_size = n;
+    snd_buf_.set_limit(n);
+    wakeup_ = true;
+}
+
+void connection::set_recv_buffer_size(std::size_t n) noexcept {
+    settings_.recv_buffer_size = n;
+    rcv_buf_.set_limit(n);
+}
+
+// ---------------------------------------------------------------------------------------
+// input
+
+bool connection::handle_packet(const packet& p, instant now) {
+    const header& h = p.hdr;
+    if (state_ == conn_state::failed) return false;
+
+    if (h.type == packet_type::reset) {
+        fail(state_ == conn_state::syn_sent ? conn_error::refused : conn_error::reset);
+        return true;
+    }
+    if (h.type == packet_type::syn) {
+        // A retransmitted SYN: the SYN-ACK was lost. Answer with the identical SYN-ACK.
+        if (!initiator_ && h.seq_nr == syn_ack_ack_) {
+            syn_ack_pending_ = true;
+            last_recv_ = now;
+            return true;
+        }
+        ++stats_.invalid_packets;
+        return false;
+    }
+    if (state_ == conn_state::syn_sent) {
+        // The SYN-ACK is a STATE acking our SYN; a DATA from the acceptor is an implicit one.
+        if (h.ack_nr != syn_seq_ || (h.type != packet_type::state && h.type != packet_type::data)) {
+            ++stats_.invalid_packets;
+            return false;
+        }
+        state_ = conn_state::connected;
+        ack_nr_ = seq_add(h.seq_nr, -1);
+        wakeup_ = true;
+    }
+
+    // Validation as the reference does it: never accept an ACK of data not sent yet, nor
+    // one from too far in the past, nor data too far ahead of what we have.
+    if (seq_diff(h.ack_nr, seq_add(seq_nxt_, -1)) > 0 ||
+        seq_diff(seq_add(seq_una_, -1), h.ack_nr) > max_ack_lag) {
+        ++stats_.invalid_packets;
+        return false;
+    }
+    if ((h.type == packet_type::data || h.type == packet_type::fin) &&
+        seq_diff(h.seq_nr, ack_nr_) > static_cast<int>(max_reorder)) {
+        ++stats_.invalid_packets;
+        return false;
+    }
+
+    ++stats_.packets_received;
+    last_recv_ = now;
+    reply_micro_ = wire_timestamp(now) - h.timestamp;
+    if (state_ == conn_state::syn_received) {
+        // Anything after the SYN proves the initiator has our SYN-ACK (or our data).
+        state_ = conn_state::connected;
+        syn_received_deadline_.reset();
+        syn_ack_pending_ = false;
+        wakeup_ = true;
+    }
+
+    process_ack(p, now);
+    if (h.type == packet_type::data || h.type == packet_type::fin) process_data(p, now);
+    maybe_finish(now);
+    return true;
+}
+
+std::uint32_t connection::ack_one(outgoing& o, instant now,
+                                  std::optional<duration>& rtt_sample) noexcept {
+    if (o.acked) return 0;
+    o.acked = true;
+    if (o.lost)
+        --lost_count_;
+    else
+        bytes_in_flight_ -= o.length;
+    // Karn: a packet sent more than once gives an ambiguous sample.
+    if (o.transmissions == 1) rtt_sample = now - o.sent_at;
+    return o.length;
+}
+
+void connection::process_ack(const packet& p, instant now) {
+    const header& h = p.hdr;
+    const std::uint32_t old_peer_wnd = peer_wnd_;
+    peer_wnd_ = h.wnd_size;
+    if (h.timestamp_difference != 0 && h.timestamp_difference != no_delay_sample_alt)
+        delay_.add(h.timestamp_difference, now);
+
+    // Growth only when the window, not the application or the peer, was the limit.
+    const bool app_limited = bytes_in_flight_ + max_payload() < cc_->window();
+
+    std::uint32_t newly_acked = 0;
+    bool cumulative = false;
+    std::optional<duration> rtt_sample;
+    const std::int16_t advance = seq_diff(h.ack_nr, seq_add(seq_una_, -1));
+    if (advance > 0) {
+        for (std::uint16_t s = seq_una_; s != seq_add(h.ack_nr, 1); ++s) {
+            outgoing& o = out_at(s);
+            newly_acked += ack_one(o, now, rtt_sample);
+            if (o.type == packet_type::fin) fin_acked_ = true;
+            if (small_in_flight_ && s == small_packet_seq_) small_in_flight_ = false;
+        }
+        seq_una_ = seq_add(h.ack_nr, 1);
+        const std::uint64_t base = seq_una_ == seq_nxt_ ? snd_nxt_off_ : out_at(seq_una_).offset;
+        snd_buf_.pop(static_cast<std::size_t>(base - snd_base_off_));
+        snd_base_off_ = base;
+        cumulative = true;
+        dup_acks_ = 0;
+        if (in_recovery_ && !seq_less(seq_una_, recovery_seq_)) in_recovery_ = false;
+    } else if (advance == 0 && h.type == packet_type::state && p.payload.empty() &&
+               seq_una_ != seq_nxt_ && peer_wnd_ >= max_payload()) {
+        // Duplicate ACKs count only on pure STATE packets, and not while the peer's window
+        // is what holds us back (its ACKs of dropped probes repeat by design).
+        if (++dup_acks_ == dup_ack_threshold) mark_lost(seq_una_, true, now);
+    }
+
+    if (!p.selective_ack.empty() && seq_una_ != seq_nxt_) {
+        std::optional<std::uint16_t> highest;
+        const std::size_t bits = p.selective_ack.size() * 8;
+        for (std::size_t i = 0; i < bits; ++i) {
+            if (!sack_bit(p.selective_ack, i)) continue;
+            const auto s = seq_add(h.ack_nr, static_cast<int>(i) + 2);
+            if (seq_less(s, seq_una_) || !seq_less(s, seq_nxt_)) continue;
+            newly_acked += ack_one(out_at(s), now, rtt_sample);
+            highest = s;
+        }
+        if (highest) detect_sack_losses(*highest, now);
+    }
+
+    if (rtt_sample) rtt_.sample(*rtt_sample);
+    if (newly_acked > 0 || cumulative) {
+        consecutive_timeouts_ = 0;
+        if (cumulative) rtt_.reset_backoff();
+        if (newly_acked > 0) cc_->on_ack(newly_acked, queuing_delay(), app_limited, now);
+        wakeup_ = true;
+    }
+    if (seq_una_ == seq_nxt_)
+        rto_deadline_.reset();
+    else if (cumulative)
+        rto_deadline_ = now + rtt_.rto();
+
+    if (seq_una_ != seq_nxt_ && peer_wnd_ > old_peer_wnd) {
+        // The window reopened: a probe sent into the closed window was surely dropped,
+        // so resend it now rather than after its (backed-off) timeout.
+        outgoing& o = out_at(seq_una_);
+        if (o.probe && !o.acked && !o.lost && o.length <= peer_wnd_ && old_peer_wnd < o.length) {
+            o.probe = false;
+            o.lost = true;
+            ++lost_count_;
+            bytes_in_flight_ -= o.length;
+        }
+    }
+    // A peer that answers with a closed window is alive: probing it is not timing out.
+    if (peer_wnd_ < max_payload()) consecutive_timeouts_ = 0;
+}
+
+void connection::detect_sack_losses(std::uint16_t highest, instant now) {
+    unsigned above = 0;
+    for (std::uint16_t s = highest;; --s) {
+        outgoing& o = out_at(s);
+        if (o.acked)
+            ++above;
+        else if (above >= dup_ack_threshold)
+            mark_lost(s, true, now);
+        if (s == seq_una_) break;
+    }
+}
+
+void connection::mark_lost(std::uint16_t seq, bool fast, instant now) {
+    outgoing& o = out_at(seq);
+    if (o.acked || o.lost || (fast && o.fast_resent)) return;
+    o.lost = true;
+    ++lost_count_;
+    bytes_in_flight_ -= o.length;
+    if (fast) o.fast_resent = true;
+    // One window cut per loss event: losses among packets sent before the last cut
+    // belong to it.
+    if (o.type == packet_type::data && !o.probe && (!in_recovery_ || !seq_less(seq, recovery_seq_))) {
+        cc_->on_loss(queuing_delay(), now);
+        ++stats_.window_cuts;
+        in_recovery_ = true;
+        recovery_seq_ = seq_nxt_;
+    }
+}
+
+void connection::process_data(const packet& p, instant now) {
+    const header& h = p.hdr;
+    const std::int16_t d = seq_diff(h.seq_nr, ack_nr_);
+    if (d <= 0) {
+        // Already have it: the ACK was lost. Re-ACK at once.
+        ++stats_.duplicate_packets;
+        ack_now_ = true;
+        return;
+    }
+    if (h.type == packet_type::fin) {
+        if (peer_fin_seq_ && *peer_fin_seq_ != h.seq_nr) {
+            ++stats_.invalid_packets;
+            return;
+        }
+        peer_fin_seq_ = h.seq_nr;
+        reorder_slot& s = slot_at(h.seq_nr);
+        if (!s.present) {
+            s.present = true;
+            s.fin = true;
+            note_reordered(h.seq_nr);
+        }
+        ack_now_ = true;
+        deliver_in_order();
+        return;
+    }
+    // Data at or beyond the FIN is not part of the stream.
+    if (peer_fin_seq_ && !seq_less(h.seq_nr, *peer_fin_seq_)) {
+        ++stats_.invalid_packets;
+        return;
+    }
+    const std::size_t len = p.payload.size();
+    stats_.bytes_received += len;
+    if (d == 1) {
+        if (!discard_input_ && len > rcv_buf_.free()) {
+            // No room: drop it, and tell the peer our window.
+            ack_now_ = true;
+            return;
+        }
+        if (!discard_input_) rcv_buf_.push(p.payload);
+        ack_nr_ = h.seq_nr;
+        const bool filled_hole = reorder_count_ > 0;
+        deliver_in_order();
+        if (len > 0 || discard_input_) wakeup_ = true;
+        ++acks_owed_;
+        if (filled_hole || acks_owed_ >= settings_.ack_every)
+            ack_now_ = true;
+        else if (!ack_deadline_)
+            ack_deadline_ = now + settings_.ack_delay;
+        return;
+    }
+    reorder_slot& s = slot_at(h.seq_nr);
+    if (s.present) {
+        ++stats_.duplicate_packets;
+        ack_now_ = true;
+        return;
+    }
+    if (!discard_input_ && rcv_buf_.size() + reorder_bytes_ + len > rcv_buf_.limit()) {
+        ack_now_ = true;
+        return;
+    }
+    s.present = true;
+    s.fin = false;
+    if (!discard_input_) {
+        s.data.assign(p.payload.begin(), p.payload.end());
+        reorder_bytes_ += len;
+    } else {
+        s.data.clear();
+    }
+    note_reordered(h.seq_nr);
+    // Out of order: the sender's fast retransmit needs our SACK now.
+    ack_now_ = true;
+}
+
+void connection::deliver_in_order() {
+    while (reorder_count_ > 0) {
+        const std::uint16_t next = seq_add(ack_nr_, 1);
+        reorder_slot& s = reorder_[next & (reorder_.size() - 1)];
+        if (!s.present) break;
+        if (s.fin) {
+            s.present = false;
+            s.fin = false;
+            --reorder_count_;
+            ack_nr_ = next;
+            peer_fin_reached_ = true;
+            wakeup_ = true;
+            ack_now_ = true;
+            break;
+        }
+        if (!discard_input_) {
+            // The reader has not made room yet; read() calls back here when it does.
+            if (s.data.size() > rcv_buf_.free()) break;
+            rcv_buf_.push(s.data);
+            reorder_bytes_ -= s.data.size();
+        }
+        s.data.clear();
+        s.present = false;
+        --reorder_count_;
+        ack_nr_ = next;
+        wakeup_ = true;
+    }
+}
+
+void connection::note_reordered(std::uint16_t seq) noexcept {
+    if (reorder_count_ == 0 || seq_less(reorder_high_, seq)) reorder_high_ = seq;
+    ++reorder_count_;
+}
+
+// ---------------------------------------------------------------------------------------
+// timers
+
+void connection::handle_timeout(instant now) {
+    if (finished_) return;
+    if (state_ == conn_state::failed) return;
+    if (time_wait_deadline_ && now >= *time_wait_deadline_) {
+        finished_ = true;
+        return;
+    }
+    if (linger_deadline_ && now >= *linger_deadline_) {
+        // The peer did not finish the exchange in time; forget the connection quietly.
+        if (state_ != conn_state::closed) state_ = conn_state::closed;
+        finished_ = true;
+        return;
+    }
+    if (syn_received_deadline_ && now >= *syn_received_deadline_) {
+        // Half-open: the initiator never spoke after its SYN.
+        fail(conn_error::timed_out);
+        return;
+    }
+    if (settings_.idle_timeout.count() > 0 && state_ == conn_state::connected &&
+        now - last_recv_ >= settings_.idle_timeout) {
+        fail(conn_error::timed_out);
+        return;
+    }
+    if (rto_deadline_ && now >= *rto_deadline_) on_rto(now);
+    if (state_ == conn_state::failed) return;
+    if (ack_deadline_ && now >= *ack_deadline_) ack_now_ = true;
+    if (state_ == conn_state::connected && now - last_send_ >= settings_.keepalive_interval)
+        keepalive_due_ = true;
+    maybe_finish(now);
+}
+
+void connection::on_rto(instant now) {
+    ++stats_.timeouts;
+    ++consecutive_timeouts_;
+    const unsigned limit =
+        state_ == conn_state::syn_sent ? settings_.max_syn_retries : settings_.max_data_timeouts;
+    if (consecutive_timeouts_ > limit) {
+        // Our FIN is the only thing unacknowledged, and the peer has finished too: all our
+        // data arrived, only the FIN's ACK keeps getting lost. That is a clean close.
+        if (fin_seq_ && peer_fin_reached_ && seq_una_ == *fin_seq_) {
+            fin_acked_ = true;
+            seq_una_ = seq_nxt_;
+            bytes_in_flight_ = 0;
+            lost_count_ = 0;
+            rto_deadline_.reset();
+            maybe_finish(now);
+            return;
+        }
+        fail(conn_error::timed_out);
+        return;
+    }
+    const outgoing& oldest = out_at(seq_una_);
+    // A probe into a closed window is expected to go unanswered: that is not congestion.
+    if (!oldest.probe && state_ != conn_state::syn_sent) {
+        cc_->on_timeout(now);
+        ++stats_.window_cuts;
+    }
+    rtt_.backoff();
+    // Everything unacknowledged is presumed lost and resent in order as the window allows.
+    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
+        outgoing& o = out_at(s);
+        o.fast_resent = false;
+        if (o.acked || o.lost) continue;
+        o.lost = true;
+        ++lost_count_;
+        bytes_in_flight_ -= o.length;
+    }
+    in_recovery_ = true;
+    recovery_seq_ = seq_nxt_;
+    dup_acks_ = 0;
+    rto_deadline_ = now + rtt_.rto();
+}
+
+std::optional<instant> connection::next_timeout() const noexcept {
+    if (finished_) return std::nullopt;
+    std::optional<instant> t;
+    auto consider = [&](std::optional<instant> c) {
+        if (c && (!t || *c < *t)) t = c;
+    };
+    if (state_ == conn_state::failed) return t;
+    consider(rto_deadline_);
+    if (acks_owed_ > 0) consider(ack_deadline_);
+    consider(linger_deadline_);
+    consider(syn_received_deadline_);
+    consider(time_wait_deadline_);
+    if (state_ == conn_state::connected) {
+        consider(last_send_ + settings_.keepalive_interval);
+        if (settings_.idle_timeout.count() > 0) consider(last_recv_ + settings_.idle_timeout);
+    }
+    return t;
+}
+
+void connection::maybe_finish(instant now) noexcept {
+    if (state_ == conn_state::connected && fin_acked_ && peer_fin_reached_) {
+        state_ = conn_state::closed;
+        rto_deadline_.reset();
+        wakeup_ = true;
+        // Stay a while to re-ACK a FIN whose ACK the peer lost (TCP's TIME-WAIT).
+        const duration tw = std::clamp<duration>(4 * rtt_.rto(), 1s, settings_.linger_timeout);
+        time_wait_deadline_ = now + tw;
+    }
+}
+
+void connection::fail(conn_error e) noexcept {
+    if (state_ == conn_state::failed) return;
+    state_ = conn_state::failed;
+    error_ = e;
+    wakeup_ = true;
+    rto_deadline_.reset();
+    ack_deadline_.reset();
+    if (!reset_pending_) finished_ = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// application
+
+std::size_t connection::read(std::span<std::uint8_t> out) noexcept {
+    const std::uint32_t before = our_window();
+    const std::size_t n = rcv_buf_.read(out);
+    if (n == 0) return 0;
+    stats_.bytes_delivered += n;
+    if (reorder_count_ > 0) deliver_in_order();
+    // Tell the peer at once when a (nearly) closed window opens again, or when it grew by
+    // half the buffer: otherwise a sender stopped by our window would wait for a probe.
+    const std::uint32_t after = our_window();
+    const std::uint32_t mss = max_payload();
+    if ((last_adv_wnd_ < 2 * mss && after >= 2 * mss && before < after) ||
+        after - std::min(after, last_adv_wnd_) >= rcv_buf_.limit() / 2)
+        ack_now_ = true;
+    return n;
+}
+
+std::size_t connection::write(std::span<const std::uint8_t> data) {
+    if (fin_requested_ || state_ == conn_state::closed || state_ == conn_state::failed) return 0;
+    return snd_buf_.push(data);
+}
+
+void connection::shutdown_send() noexcept { fin_requested_ = true; }
+
+void connection::close(instant now) noexcept {
+    if (state_ == conn_state::failed || finished_) return;
+    if (state_ == conn_state::syn_sent) {
+        // Nothing established yet; the acceptor may hold a half-open entry: reset it.
+        reset_pending_ = true;
+        fail(conn_error::aborted);
+        return;
+    }
+    shutdown_send();
+    discard_input_ = true;
+    rcv_buf_.pop(rcv_buf_.size());
+    for (auto& s : reorder_) s.data.clear();
+    reorder_bytes_ = 0;
+    if (!linger_deadline_) linger_deadline_ = now + settings_.linger_timeout;
+    if (state_ == conn_state::closed && !time_wait_deadline_) finished_ = true;
+}
+
+void connection::abort() noexcept {
+    if (state_ == conn_state::failed || finished_) return;
+    reset_pending_ = true;
+    fail(conn_error::aborted);
+}
+
+// ---------------------------------------------------------------------------------------
+// output
+
+std::size_t connection::emit_header(packet_type type, std::uint16_t id, std::uint16_t seq,
+                                    std::uint16_t ack, bool with_sack, instant now,
+                                    std::span<std::uint8_t> out) {
+    header h;
+    h.type = type;
+    h.connection_id = id;
+    h.timestamp = wire_timestamp(now);
+    h.timestamp_difference = reply_micro_;
+    h.wnd_size = our_window();
+    h.seq_nr = seq;
+    h.ack_nr = ack;
+    std::size_t sack_len = 0;
+    const int span = seq_diff(reorder_high_, ack);
+    if (with_sack && reorder_count_ > 0 && span >= 2) {
+        // Bits cover ack_nr+2 .. the furthest held packet; whole 32-bit words, as peers expect.
+        const std::size_t bits = static_cast<std::size_t>(span) - 1u;
+        sack_len = std::min(max_sack_bytes, (bits + 31) / 32 * 4);
+    }
+    encode_header(h, sack_len ? 1 : 0, out.data());
+    last_send_ = now;
+    last_adv_wnd_ = h.wnd_size;
+    ++stats_.packets_sent;
+    keepalive_due_ = false;
+    if (sack_len == 0) return header_size;
+    std::uint8_t* e = out.data() + header_size;
+    e[0] = 0;
+    e[1] = static_cast<std::uint8_t>(sack_len);
+    std::memset(e + 2, 0, sack_len);
+    for (std::size_t i = 0; i < sack_len * 8; ++i) {
+        const auto s = seq_add(ack, static_cast<int>(i) + 2);
+        const reorder_slot& r = reorder_[s & (reorder_.size() - 1)];
+        // The ring covers ack_nr+1 .. ack_nr+size; beyond that a slot is another seq's.
+        if (i + 2 < reorder_.size() && r.present) e[2 + i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+    }
+    return header_size + 2 + sack_len;
+}
+
+void connection::on_ack_sent() noexcept {
+    // An ACK that carries no SACK leaves the peer blind to our holes: keep one owed.
+    if (reorder_count_ == 0) ack_now_ = false;
+    acks_owed_ = 0;
+    ack_deadline_.reset();
+}
+
+std::size_t connection::send_packet(std::uint16_t seq, instant now, std::span<std::uint8_t> out) {
+    outgoing& o = out_at(seq);
+    std::size_t n;
+    if (o.type == packet_type::syn) {
+        n = emit_header(packet_type::syn, recv_id_, seq, 0, false, now, out);
+    } else {
+        n = emit_header(o.type, send_id_, seq, ack_nr_, false, now, out);
+        if (o.length > 0) {
+            snd_buf_.copy_out(static_cast<std::size_t>(o.offset - snd_base_off_),
+                              out.subspan(n, o.length));
+            n += o.length;
+        }
+        on_ack_sent();
+    }
+    if (o.transmissions > 0) {
+        ++stats_.retransmits;
+        if (o.fast_resent) ++stats_.fast_retransmits;
+    }
+    if (o.transmissions < 255) ++o.transmissions;
+    stats_.bytes_sent += o.length;
+    o.sent_at = now;
+    bytes_in_flight_ += o.length;
+    if (!rto_deadline_) rto_deadline_ = now + rtt_.rto();
+    return n;
+}
+
+std::size_t connection::try_resend(instant now, std::span<std::uint8_t> out) {
+    if (lost_count_ == 0) return 0;
+    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
+        outgoing& o = out_at(s);
+        if (!o.lost) continue;
+        // The first loss always goes; the rest as the congestion window allows.
+        if (bytes_in_flight_ > 0 && bytes_in_flight_ + o.length > cc_->window()) return 0;
+        o.lost = false;
+        --lost_count_;
+        return send_packet(s, now, out);
+    }
+    return 0;
+}
+
+std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
+    if (!is_open() || fin_seq_) return 0;
+    const std::uint64_t end = snd_base_off_ + snd_buf_.size();
+    if (end == snd_nxt_off_) return 0;
+    if (in_flight_packets() >= max_in_flight) return 0;
+    if (static_cast<std::size_t>(in_flight_packets()) + 1 >= out_.size()) grow_outgoing();
+
+    const std::uint32_t mss = max_payload();
+    const auto unsent = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - snd_nxt_off_, mss));
+    std::uint32_t len = unsent;
+    bool probe = false;
+    if (bytes_in_flight_ == 0 && lost_count_ == 0) {
+        // Nothing in flight: one packet may always go, so a zero (or tiny) peer window is
+        // probed instead of waited on. libtorrent's SYN advertises a zero window.
+        if (peer_wnd_ < len) {
+            if (peer_wnd_ > 0)
+                len = peer_wnd_;
+            else
+                probe = true;
+        }
+    } else {
+        const std::uint32_t cwnd = cc_->window();
+        if (bytes_in_flight_ + len > cwnd || bytes_in_flight_ + len > peer_wnd_) return 0;
+    }
+    // Nagle: at most one undersized packet in flight.
+    if (!settings_.no_delay && len < mss && small_in_flight_ && bytes_in_flight_ > 0) return 0;
+
+    const std::uint16_t seq = seq_nxt_;
+    seq_nxt_ = seq_add(seq_nxt_, 1);
+    outgoing& o = out_at(seq);
+    o = outgoing{};
+    o.offset = snd_nxt_off_;
+    o.length = len;
+    o.type = packet_type::data;
+    o.probe = probe;
+    snd_nxt_off_ += len;
+    if (len < mss) {
+        small_in_flight_ = true;
+        small_packet_seq_ = seq;
+    }
+    if (probe) ++stats_.zero_window_probes;
+    return send_packet(seq, now, out);
+}
+
+std::size_t connection::try_send_fin(instant now, std::span<std::uint8_t> out) {
+    if (!fin_requested_ || fin_seq_ || !is_open()) return 0;
+    if (snd_nxt_off_ != snd_base_off_ + snd_buf_.size()) return 0;
+    if (static_cast<std::size_t>(in_flight_packets()) + 1 >= out_.size()) grow_outgoing();
+    const std::uint16_t seq = seq_nxt_;
+    seq_nxt_ = seq_add(seq_nxt_, 1);
+    outgoing& o = out_at(seq);
+    o = outgoing{};
+    o.offset = snd_nxt_off_;
+    o.type = packet_type::fin;
+    fin_seq_ = seq;
+    return send_packet(seq, now, out);
+}
+
+std::size_t connection::try_send_ack(instant now, std::span<std::uint8_t> out) {
+    const bool owed = ack_now_ || (ack_deadline_ && now >= *ack_deadline_);
+    if (!owed && !keepalive_due_) return 0;
+    if (state_ == conn_state::syn_sent) return 0;
+    std::uint16_t ack = ack_nr_;
+    // libutp's keepalive acknowledges one less: it must not read as a duplicate ACK.
+    if (!owed) ack = seq_add(ack_nr_, -1);
+    const std::size_t n = emit_header(packet_type::state, send_id_, seq_nxt_, ack, true, now, out);
+    if (owed) {
+        acks_owed_ = 0;
+        ack_deadline_.reset();
+        ack_now_ = false;
+    }
+    return n;
+}
+
+std::size_t connection::poll_transmit(instant now, std::span<std::uint8_t> out) {
+    if (finished_ || out.size() < settings_.packet_size + 2 + max_sack_bytes) return 0;
+    if (state_ == conn_state::failed) {
+        if (!reset_pending_) return 0;
+        reset_pending_ = false;
+        finished_ = true;
+        return emit_header(packet_type::reset, send_id_, seq_nxt_, ack_nr_, false, now, out);
+    }
+    if (syn_ack_pending_) {
+        syn_ack_pending_ = false;
+        return emit_header(packet_type::state, send_id_, syn_ack_seq_, syn_ack_ack_, false, now,
+                           out);
+    }
+    // Owed SACKs go before data: the peer's loss recovery waits on them.
+    if (ack_now_ && reorder_count_ > 0) return try_send_ack(now, out);
+    if (std::size_t n = try_resend(now, out)) return n;
+    if (state_ == conn_state::syn_sent) return 0;
+    if (std::size_t n = try_send_new(now, out)) return n;
+    if (std::size_t n = try_send_fin(now, out)) return n;
+    return try_send_ack(now, out);
+}
+
+connection_stats connection::stats() const noexcept {
+    connection_stats s = stats_;
+    s.rtt = rtt_.srtt();
+    s.rtt_var = rtt_.rttvar();
+    s.rto = rtt_.rto();
+    s.cwnd = cc_->window();
+    s.peer_window = peer_wnd_;
+    s.bytes_in_flight = bytes_in_flight_;
+    s.queuing_delay = queuing_delay().value_or(duration{0});
+    s.base_delay = duration{delay_.empty() ? 0 : static_cast<std::int64_t>(delay_.base())};
+    s.slow_start = cc_->in_slow_start();
+    return s;
+}
+
+} // namespace utp::proto

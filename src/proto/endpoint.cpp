@@ -1,0 +1,383 @@
+#include <utp/proto/endpoint.hpp>
+#include <utp/proto/seq.hpp>
+
+#include <algorithm>
+
+namespace utp::proto {
+namespace {
+// Queued RESET replies beyond this are dropped: the rate limit is the real bound.
+constexpr std::size_t max_pending_resets = 256;
+// Attempts to draw an unused connection id before giving up.
+constexpr int id_draws = 64;
+} // namespace
+
+const char* to_string(drop_reason r) noexcept {
+    switch (r) {
+    case drop_reason::malformed: return "malformed";
+    case drop_reason::unknown_connection: return "unknown_connection";
+    case drop_reason::backlog_full: return "backlog_full";
+    case drop_reason::not_listening: return "not_listening";
+    case drop_reason::invalid: return "invalid";
+    case drop_reason::count_: break;
+    }
+    return "unknown";
+}
+
+endpoint::endpoint(const endpoint_settings& s, std::uint64_t seed)
+    : settings_(s), rng_(seed), reset_tokens_(static_cast<double>(s.resets_per_second)) {}
+
+endpoint::~endpoint() = default;
+
+std::uint64_t endpoint::next_random() noexcept {
+    // splitmix64: tiny, and the same sequence everywhere for a given seed.
+    std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// ---------------------------------------------------------------------------------------
+// slots
+
+connection_handle endpoint::insert(connection c, const peer_address& peer) {
+    std::uint32_t index;
+    if (!free_slots_.empty()) {
+        index = free_slots_.back();
+        free_slots_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+    }
+    slot& s = slots_[index];
+    s.conn = std::make_unique<connection>(std::move(c));
+    s.peer = peer;
+    s.released = s.queued_send = s.queued_wakeup = s.in_backlog = false;
+    s.scheduled.reset();
+    by_key_[key{peer, s.conn->recv_id()}] = index;
+    return connection_handle{index, s.generation};
+}
+
+endpoint::slot* endpoint::slot_of(connection_handle h) noexcept {
+    if (h.index >= slots_.size()) return nullptr;
+    slot& s = slots_[h.index];
+    return s.conn && s.generation == h.generation ? &s : nullptr;
+}
+
+connection* endpoint::get(connection_handle h) noexcept {
+    slot* s = slot_of(h);
+    return s ? s->conn.get() : nullptr;
+}
+
+const connection* endpoint::get(connection_handle h) const noexcept {
+    return const_cast<endpoint*>(this)->get(h);
+}
+
+const peer_address& endpoint::remote(connection_handle h) const noexcept {
+    return slots_[h.index].peer;
+}
+
+void endpoint::remove(std::uint32_t index) {
+    slot& s = slots_[index];
+    by_key_.erase(key{s.peer, s.conn->recv_id()});
+    if (s.in_backlog) std::erase(backlog_, queue_entry{index, s.generation});
+    s.conn.reset();
+    ++s.generation;
+    s.released = s.queued_send = s.queued_wakeup = s.in_backlog = false;
+    s.scheduled.reset();
+    free_slots_.push_back(index);
+}
+
+void endpoint::after_io(std::uint32_t index, instant now) {
+    slot& s = slots_[index];
+    connection& c = *s.conn;
+    if (c.take_wakeup() && !s.released && !s.in_backlog && !s.queued_wakeup) {
+        s.queued_wakeup = true;
+        wakeups_.push_back({index, s.generation});
+    }
+    if (!s.queued_send) {
+        s.queued_send = true;
+        send_queue_.push_back({index, s.generation});
+    }
+    schedule(index);
+    (void)now;
+}
+
+void endpoint::schedule(std::uint32_t index) {
+    slot& s = slots_[index];
+    const std::optional<instant> t = s.conn->next_timeout();
+    // Push only when earlier than the entry already queued: a later deadline is found
+    // when that entry pops, so re-arming on every ACK costs no heap work.
+    if (t && (!s.scheduled || *t < *s.scheduled)) {
+        s.scheduled = t;
+        timers_.push(timer_entry{*t, index, s.generation});
+    }
+}
+
+void endpoint::reap_if_done(std::uint32_t index) {
+    slot& s = slots_[index];
+    if (s.conn && s.conn->done() && (s.released || s.in_backlog)) remove(index);
+}
+
+// ---------------------------------------------------------------------------------------
+// input
+
+datagram_verdict endpoint::handle_datagram(const peer_address& from,
+                                           std::span<const std::uint8_t> datagram, instant now) {
+    ++stats_.datagrams_received;
+    if (!is_utp(datagram)) {
+        ++stats_.not_utp;
+        return datagram_verdict::not_utp;
+    }
+    packet p;
+    if (decode(datagram, p) != decode_error::ok) {
+        ++stats_.drops(drop_reason::malformed);
+        return datagram_verdict::dropped;
+    }
+    const header& h = p.hdr;
+
+    if (h.type == packet_type::syn) {
+        const auto recv_id = static_cast<std::uint16_t>(h.connection_id + 1);
+        if (auto it = by_key_.find(key{from, recv_id}); it != by_key_.end()) {
+            // Ours already: a retransmitted SYN (or an id collision with our own dial).
+            const std::uint32_t index = it->second;
+            if (slots_[index].conn->is_initiator() || !slots_[index].conn->handle_packet(p, now)) {
+                ++stats_.drops(drop_reason::invalid);
+                return datagram_verdict::dropped;
+            }
+            after_io(index, now);
+            return datagram_verdict::accepted;
+        }
+        if (!settings_.listening) {
+            ++stats_.drops(drop_reason::not_listening);
+            queue_reset(from, h.connection_id, h.seq_nr, now);
+            return datagram_verdict::dropped;
+        }
+        if (backlog_.size() >= settings_.accept_backlog) {
+            // Silently: the initiator retries, and a flood gets nothing back.
+            ++stats_.drops(drop_reason::backlog_full);
+            return datagram_verdict::dropped;
+        }
+        const auto seq = static_cast<std::uint16_t>(next_random());
+        const connection_handle hd =
+            insert(connection::accept(settings_.connection, h, seq, now), from);
+        slots_[hd.index].in_backlog = true;
+        backlog_.push_back({hd.index, hd.generation});
+        ++stats_.connections_accepted;
+        after_io(hd.index, now);
+        return datagram_verdict::accepted;
+    }
+
+    std::uint32_t index = 0;
+    if (auto it = by_key_.find(key{from, h.connection_id}); it != by_key_.end()) {
+        index = it->second;
+    } else if (h.type == packet_type::reset) {
+        if (!find_for_reset(from, h.connection_id, index)) {
+            ++stats_.drops(drop_reason::unknown_connection);
+            return datagram_verdict::dropped;
+        }
+    } else {
+        ++stats_.drops(drop_reason::unknown_connection);
+        queue_reset(from, h.connection_id, h.seq_nr, now);
+        return datagram_verdict::dropped;
+    }
+    const bool ok = slots_[index].conn->handle_packet(p, now);
+    after_io(index, now);
+    reap_if_done(index);
+    if (!ok) {
+        ++stats_.drops(drop_reason::invalid);
+        return datagram_verdict::dropped;
+    }
+    return datagram_verdict::accepted;
+}
+
+connection* endpoint::find_for_reset(const peer_address& from, std::uint16_t id,
+                                     std::uint32_t& index) {
+    // A RESET carries the id its sender received on, which is our send id: one off our
+    // receive id, in either direction depending on who initiated.
+    for (const int delta : {-1, 1}) {
+        const auto cand = static_cast<std::uint16_t>(id + delta);
+        auto it = by_key_.find(key{from, cand});
+        if (it == by_key_.end()) continue;
+        connection* c = slots_[it->second].conn.get();
+        if (c->send_id() == id) {
+            index = it->second;
+            return c;
+        }
+    }
+    return nullptr;
+}
+
+void endpoint::queue_reset(const peer_address& to, std::uint16_t id, std::uint16_t ack_nr,
+                           instant now) {
+    const double rate = static_cast<double>(settings_.resets_per_second);
+    const double elapsed = std::chrono::duration<double>(now - reset_refill_).count();
+    reset_refill_ = now;
+    if (elapsed > 0) reset_tokens_ = std::min(rate, reset_tokens_ + elapsed * rate);
+    if (reset_tokens_ < 1.0 || resets_.size() >= max_pending_resets) {
+        ++stats_.resets_suppressed;
+        return;
+    }
+    reset_tokens_ -= 1.0;
+    resets_.push_back(pending_reset{to, id, ack_nr});
+}
+
+void endpoint::handle_timeout(instant now) {
+    while (!timers_.empty() && timers_.top().at <= now) {
+        const timer_entry e = timers_.top();
+        timers_.pop();
+        if (e.index >= slots_.size()) continue;
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation) continue;
+        s.scheduled.reset();
+        s.conn->handle_timeout(now);
+        after_io(e.index, now);
+        reap_if_done(e.index);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// output
+
+std::optional<transmit> endpoint::poll_transmit(instant now, std::span<std::uint8_t> out) {
+    if (!resets_.empty() && out.size() >= header_size) {
+        const pending_reset r = resets_.front();
+        resets_.pop_front();
+        header h;
+        h.type = packet_type::reset;
+        h.connection_id = r.connection_id;
+        h.timestamp = wire_timestamp(now);
+        h.seq_nr = static_cast<std::uint16_t>(next_random());
+        h.ack_nr = r.ack_nr;
+        encode_header(h, 0, out.data());
+        ++stats_.resets_sent;
+        ++stats_.datagrams_sent;
+        return transmit{r.to, header_size};
+    }
+    while (!send_queue_.empty()) {
+        const queue_entry e = send_queue_.front();
+        send_queue_.pop_front();
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation) continue;
+        const std::size_t n = s.conn->poll_transmit(now, out);
+        if (n == 0) {
+            s.queued_send = false;
+            schedule(e.index);
+            reap_if_done(e.index);
+            continue;
+        }
+        // Round robin: one datagram per turn, then to the back of the queue.
+        send_queue_.push_back(e);
+        schedule(e.index);
+        ++stats_.datagrams_sent;
+        transmit t{s.peer, n};
+        reap_if_done(e.index);
+        return t;
+    }
+    return std::nullopt;
+}
+
+std::optional<instant> endpoint::next_timeout() {
+    while (!timers_.empty()) {
+        const timer_entry& e = timers_.top();
+        if (e.index < slots_.size() && slots_[e.index].conn &&
+            slots_[e.index].generation == e.generation)
+            return e.at;
+        timers_.pop();
+    }
+    return std::nullopt;
+}
+
+std::optional<connection_handle> endpoint::poll_wakeup() {
+    while (!wakeups_.empty()) {
+        const queue_entry e = wakeups_.front();
+        wakeups_.pop_front();
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation) continue;
+        s.queued_wakeup = false;
+        return connection_handle{e.index, e.generation};
+    }
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------
+// connections
+
+connection_handle endpoint::connect(const peer_address& to, instant now) {
+    std::uint16_t id = 0;
+    bool found = false;
+    for (int i = 0; i < id_draws && !found; ++i) {
+        id = static_cast<std::uint16_t>(next_random());
+        found = !by_key_.contains(key{to, id});
+    }
+    if (!found) return connection_handle{};
+    const auto seq = static_cast<std::uint16_t>(next_random());
+    const connection_handle h = insert(connection::connect(settings_.connection, id, seq, now), to);
+    ++stats_.connections_initiated;
+    after_io(h.index, now);
+    return h;
+}
+
+std::optional<connection_handle> endpoint::accept() {
+    while (!backlog_.empty()) {
+        const queue_entry e = backlog_.front();
+        backlog_.pop_front();
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation) continue;
+        s.in_backlog = false;
+        if (s.conn->state() == conn_state::failed) {
+            // Reset or timed out before anyone accepted it.
+            s.released = true;
+            if (s.conn->done()) remove(e.index);
+            continue;
+        }
+        return connection_handle{e.index, e.generation};
+    }
+    return std::nullopt;
+}
+
+std::size_t endpoint::read(connection_handle h, std::span<std::uint8_t> out, instant now) {
+    slot* s = slot_of(h);
+    if (!s) return 0;
+    const std::size_t n = s->conn->read(out);
+    if (n) after_io(h.index, now);
+    return n;
+}
+
+std::size_t endpoint::write(connection_handle h, std::span<const std::uint8_t> data, instant now) {
+    slot* s = slot_of(h);
+    if (!s) return 0;
+    const std::size_t n = s->conn->write(data);
+    if (n) after_io(h.index, now);
+    return n;
+}
+
+void endpoint::shutdown_send(connection_handle h, instant now) {
+    slot* s = slot_of(h);
+    if (!s) return;
+    s->conn->shutdown_send();
+    after_io(h.index, now);
+}
+
+void endpoint::release(connection_handle h, instant now) {
+    slot* s = slot_of(h);
+    if (!s) return;
+    s->released = true;
+    s->conn->close(now);
+    after_io(h.index, now);
+    reap_if_done(h.index);
+}
+
+void endpoint::abort(connection_handle h, instant now) {
+    slot* s = slot_of(h);
+    if (!s) return;
+    s->released = true;
+    s->conn->abort();
+    after_io(h.index, now);
+    reap_if_done(h.index);
+}
+
+void endpoint::touch(connection_handle h, instant now) {
+    if (slot_of(h)) after_io(h.index, now);
+}
+
+} // namespace utp::proto
