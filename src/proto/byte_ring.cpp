@@ -8,7 +8,8 @@ namespace utp::proto::detail {
 void byte_ring::reserve(std::size_t need) {
     if (need <= buf_.size()) return;
     std::size_t cap = std::max<std::size_t>(buf_.size(), 4096);
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     std::vector<std::uint8_t> next(cap);
     copy_out(0, std::span(next.data(), size_));
     buf_.swap(next);

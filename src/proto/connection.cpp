@@ -25,19 +25,40 @@ constexpr unsigned dup_ack_threshold = 3;
 
 const char* to_string(conn_error e) noexcept {
     switch (e) {
-    case conn_error::none: return "none";
-    case conn_error::refused: return "refused";
-    case conn_error::reset: return "reset";
-    case conn_error::timed_out: return "timed_out";
-    case conn_error::aborted: return "aborted";
+    case conn_error::none:
+        return "none";
+    case conn_error::refused:
+        return "refused";
+    case conn_error::reset:
+        return "reset";
+    case conn_error::timed_out:
+        return "timed_out";
+    case conn_error::aborted:
+        return "aborted";
+    }
+    return "unknown";
+}
+
+const char* to_string(conn_state s) noexcept {
+    switch (s) {
+    case conn_state::syn_sent:
+        return "syn_sent";
+    case conn_state::syn_received:
+        return "syn_received";
+    case conn_state::connected:
+        return "connected";
+    case conn_state::closed:
+        return "closed";
+    case conn_state::failed:
+        return "failed";
     }
     return "unknown";
 }
 
 connection::connection(const proto::settings& s, bool initiator, instant now)
     : settings_(s), initiator_(initiator),
-      state_(initiator ? conn_state::syn_sent : conn_state::syn_received),
-      out_(16), snd_buf_(s.send_buffer_size), rtt_(s), rcv_buf_(s.recv_buffer_size),
+      state_(initiator ? conn_state::syn_sent : conn_state::syn_received), out_(16),
+      snd_buf_(s.send_buffer_size), rtt_(s), rcv_buf_(s.recv_buffer_size),
       delay_(s.base_delay_history_minutes), last_recv_(now), last_send_(now) {
     settings_.packet_size = std::clamp<std::size_t>(settings_.packet_size, 150, 65000);
     cc_ = std::make_unique<ledbat>(settings_, max_payload());
@@ -92,7 +113,8 @@ connection::outgoing& connection::out_at(std::uint16_t seq) noexcept {
 
 void connection::grow_outgoing() {
     std::vector<outgoing> next(out_.size() * 2);
-    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) next[s & (next.size() - 1)] = out_at(s);
+    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s)
+        next[s & (next.size() - 1)] = out_at(s);
     out_.swap(next);
 }
 
@@ -100,7 +122,8 @@ connection::reorder_slot& connection::slot_at(std::uint16_t seq) {
     const auto dist = static_cast<std::uint16_t>(seq - ack_nr_);
     if (dist >= reorder_.size()) {
         std::size_t n = std::max<std::size_t>(reorder_.size(), 16);
-        while (n <= dist) n *= 2;
+        while (n <= dist)
+            n *= 2;
         std::vector<reorder_slot> next(n);
         for (std::size_t i = 0; i < reorder_.size(); ++i) {
             if (!reorder_[i].present) continue;
@@ -123,7 +146,8 @@ std::uint32_t connection::our_window() const noexcept {
     if (discard_input_) return static_cast<std::uint32_t>(rcv_buf_.limit());
     const std::size_t used = rcv_buf_.size() + reorder_bytes_;
     const std::size_t lim = rcv_buf_.limit();
-    return used >= lim ? 0u : static_cast<std::uint32_t>(std::min<std::size_t>(lim - used, UINT32_MAX));
+    return used >= lim ? 0u
+                       : static_cast<std::uint32_t>(std::min<std::size_t>(lim - used, UINT32_MAX));
 }
 
 std::optional<duration> connection::queuing_delay() const noexcept {
@@ -139,7 +163,9 @@ std::size_t connection::writable() const noexcept {
     return snd_buf_.free();
 }
 
-bool connection::done() const noexcept { return finished_; }
+bool connection::done() const noexcept {
+    return finished_;
+}
 
 void connection::set_target_delay(duration d) noexcept {
     settings_.target_delay = d;
@@ -328,7 +354,8 @@ void connection::mark_lost(std::uint16_t seq, bool fast, instant now) {
     if (fast) o.fast_resent = true;
     // One window cut per loss event: losses among packets sent before the last cut
     // belong to it.
-    if (o.type == packet_type::data && !o.probe && (!in_recovery_ || !seq_less(seq, recovery_seq_))) {
+    if (o.type == packet_type::data && !o.probe &&
+        (!in_recovery_ || !seq_less(seq, recovery_seq_))) {
         cc_->on_loss(queuing_delay(), now);
         ++stats_.window_cuts;
         in_recovery_ = true;
@@ -471,7 +498,10 @@ void connection::handle_timeout(instant now) {
     }
     if (rto_deadline_ && now >= *rto_deadline_) on_rto(now);
     if (state_ == conn_state::failed) return;
-    if (ack_deadline_ && now >= *ack_deadline_) ack_now_ = true;
+    if (ack_deadline_ && now >= *ack_deadline_) {
+        ack_now_ = true;
+        ack_deadline_.reset();
+    }
     if (state_ == conn_state::connected && now - last_send_ >= settings_.keepalive_interval)
         keepalive_due_ = true;
     maybe_finish(now);
@@ -532,7 +562,7 @@ std::optional<instant> connection::next_timeout() const noexcept {
     consider(syn_received_deadline_);
     consider(time_wait_deadline_);
     if (state_ == conn_state::connected) {
-        consider(last_send_ + settings_.keepalive_interval);
+        if (!keepalive_due_) consider(last_send_ + settings_.keepalive_interval);
         if (settings_.idle_timeout.count() > 0) consider(last_recv_ + settings_.idle_timeout);
     }
     return t;
@@ -583,20 +613,19 @@ std::size_t connection::write(std::span<const std::uint8_t> data) {
     return snd_buf_.push(data);
 }
 
-void connection::shutdown_send() noexcept { fin_requested_ = true; }
+void connection::shutdown_send() noexcept {
+    fin_requested_ = true;
+}
 
 void connection::close(instant now) noexcept {
     if (state_ == conn_state::failed || finished_) return;
-    if (state_ == conn_state::syn_sent) {
-        // Nothing established yet; the acceptor may hold a half-open entry: reset it.
-        reset_pending_ = true;
-        fail(conn_error::aborted);
-        return;
-    }
+    // Like a TCP close: what was written is still delivered (even if the handshake is not
+    // done yet), then FIN; the linger bound caps how long that may take.
     shutdown_send();
     discard_input_ = true;
     rcv_buf_.pop(rcv_buf_.size());
-    for (auto& s : reorder_) s.data.clear();
+    for (auto& s : reorder_)
+        s.data.clear();
     reorder_bytes_ = 0;
     if (!linger_deadline_) linger_deadline_ = now + settings_.linger_timeout;
     if (state_ == conn_state::closed && !time_wait_deadline_) finished_ = true;
@@ -643,7 +672,8 @@ std::size_t connection::emit_header(packet_type type, std::uint16_t id, std::uin
         const auto s = seq_add(ack, static_cast<int>(i) + 2);
         const reorder_slot& r = reorder_[s & (reorder_.size() - 1)];
         // The ring covers ack_nr+1 .. ack_nr+size; beyond that a slot is another seq's.
-        if (i + 2 < reorder_.size() && r.present) e[2 + i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+        if (i + 2 < reorder_.size() && r.present)
+            e[2 + i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
     }
     return header_size + 2 + sack_len;
 }
@@ -700,10 +730,14 @@ std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
     const std::uint64_t end = snd_base_off_ + snd_buf_.size();
     if (end == snd_nxt_off_) return 0;
     if (in_flight_packets() >= max_in_flight) return 0;
+    // Until the initiator speaks, one packet only: it takes our first DATA as the SYN-ACK
+    // and sets its ack_nr from it, which is right only for the first one (seq R).
+    if (state_ == conn_state::syn_received && in_flight_packets() > 0) return 0;
     if (static_cast<std::size_t>(in_flight_packets()) + 1 >= out_.size()) grow_outgoing();
 
     const std::uint32_t mss = max_payload();
-    const auto unsent = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - snd_nxt_off_, mss));
+    const auto unsent =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(end - snd_nxt_off_, mss));
     std::uint32_t len = unsent;
     bool probe = false;
     if (bytes_in_flight_ == 0 && lost_count_ == 0) {
@@ -770,7 +804,8 @@ std::size_t connection::try_send_ack(instant now, std::span<std::uint8_t> out) {
 }
 
 std::size_t connection::poll_transmit(instant now, std::span<std::uint8_t> out) {
-    if (finished_ || out.size() < settings_.packet_size + 2 + max_sack_bytes) return 0;
+    if (finished_ || out.size() < std::max(settings_.packet_size, header_size + 2 + max_sack_bytes))
+        return 0;
     if (state_ == conn_state::failed) {
         if (!reset_pending_) return 0;
         reset_pending_ = false;

@@ -3,7 +3,9 @@
 namespace utp::proto::detail {
 
 namespace {
-bool wrap_less(std::uint32_t a, std::uint32_t b) noexcept { return stamp_diff(a, b) < 0; }
+bool wrap_less(std::uint32_t a, std::uint32_t b) noexcept {
+    return stamp_diff(a, b) < 0;
+}
 } // namespace
 
 void delay_history::add(std::uint32_t sample, instant now) noexcept {

@@ -13,12 +13,18 @@ constexpr int id_draws = 64;
 
 const char* to_string(drop_reason r) noexcept {
     switch (r) {
-    case drop_reason::malformed: return "malformed";
-    case drop_reason::unknown_connection: return "unknown_connection";
-    case drop_reason::backlog_full: return "backlog_full";
-    case drop_reason::not_listening: return "not_listening";
-    case drop_reason::invalid: return "invalid";
-    case drop_reason::count_: break;
+    case drop_reason::malformed:
+        return "malformed";
+    case drop_reason::unknown_connection:
+        return "unknown_connection";
+    case drop_reason::backlog_full:
+        return "backlog_full";
+    case drop_reason::not_listening:
+        return "not_listening";
+    case drop_reason::invalid:
+        return "invalid";
+    case drop_reason::count_:
+        break;
     }
     return "unknown";
 }
@@ -222,6 +228,9 @@ void endpoint::queue_reset(const peer_address& to, std::uint16_t id, std::uint16
 }
 
 void endpoint::handle_timeout(instant now) {
+    // Take the due entries first: a connection re-armed for `now` runs at the next call,
+    // so one call always ends.
+    due_.clear();
     while (!timers_.empty() && timers_.top().at <= now) {
         const timer_entry e = timers_.top();
         timers_.pop();
@@ -229,6 +238,11 @@ void endpoint::handle_timeout(instant now) {
         slot& s = slots_[e.index];
         if (!s.conn || s.generation != e.generation) continue;
         s.scheduled.reset();
+        due_.push_back(e);
+    }
+    for (const timer_entry& e : due_) {
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation) continue;
         s.conn->handle_timeout(now);
         after_io(e.index, now);
         reap_if_done(e.index);
@@ -302,15 +316,17 @@ std::optional<connection_handle> endpoint::poll_wakeup() {
 // ---------------------------------------------------------------------------------------
 // connections
 
-connection_handle endpoint::connect(const peer_address& to, instant now) {
-    std::uint16_t id = 0;
-    bool found = false;
-    for (int i = 0; i < id_draws && !found; ++i) {
+connection_handle endpoint::connect(const peer_address& to, instant now,
+                                    std::optional<std::uint16_t> recv_id,
+                                    std::optional<std::uint16_t> first_seq) {
+    std::uint16_t id = recv_id.value_or(0);
+    bool found = recv_id && !by_key_.contains(key{to, id});
+    for (int i = 0; i < id_draws && !found && !recv_id; ++i) {
         id = static_cast<std::uint16_t>(next_random());
         found = !by_key_.contains(key{to, id});
     }
     if (!found) return connection_handle{};
-    const auto seq = static_cast<std::uint16_t>(next_random());
+    const auto seq = first_seq.value_or(static_cast<std::uint16_t>(next_random()));
     const connection_handle h = insert(connection::connect(settings_.connection, id, seq, now), to);
     ++stats_.connections_initiated;
     after_io(h.index, now);

@@ -53,6 +53,8 @@ void ledbat::on_timeout(instant) {
     slow_start_ = true;
 }
 
-std::uint32_t ledbat::window() const noexcept { return static_cast<std::uint32_t>(cwnd_); }
+std::uint32_t ledbat::window() const noexcept {
+    return static_cast<std::uint32_t>(cwnd_);
+}
 
 } // namespace utp::proto

@@ -30,12 +30,18 @@ void store32(std::uint8_t* p, std::uint32_t v) noexcept {
 
 const char* to_string(decode_error e) noexcept {
     switch (e) {
-    case decode_error::ok: return "ok";
-    case decode_error::too_short: return "too_short";
-    case decode_error::bad_version: return "bad_version";
-    case decode_error::bad_type: return "bad_type";
-    case decode_error::truncated_extension: return "truncated_extension";
-    case decode_error::too_many_extensions: return "too_many_extensions";
+    case decode_error::ok:
+        return "ok";
+    case decode_error::too_short:
+        return "too_short";
+    case decode_error::bad_version:
+        return "bad_version";
+    case decode_error::bad_type:
+        return "bad_type";
+    case decode_error::truncated_extension:
+        return "truncated_extension";
+    case decode_error::too_many_extensions:
+        return "too_many_extensions";
     }
     return "unknown";
 }
@@ -107,7 +113,8 @@ std::size_t encode(const header& h, std::span<const extension> exts,
     for (std::size_t i = 0; i < exts.size(); ++i) {
         p[pos] = i + 1 < exts.size() ? exts[i + 1].type : 0;
         p[pos + 1] = static_cast<std::uint8_t>(exts[i].data.size());
-        if (!exts[i].data.empty()) std::memcpy(p + pos + 2, exts[i].data.data(), exts[i].data.size());
+        if (!exts[i].data.empty())
+            std::memcpy(p + pos + 2, exts[i].data.data(), exts[i].data.size());
         pos += 2 + exts[i].data.size();
     }
     if (!payload.empty()) std::memcpy(p + pos, payload.data(), payload.size());

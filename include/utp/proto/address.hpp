@@ -24,8 +24,8 @@ struct peer_address {
     friend auto operator<=>(const peer_address&, const peer_address&) = default;
 
     /// An IPv4 address from four octets and a port.
-    static constexpr peer_address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c,
-                                     std::uint8_t d, std::uint16_t port) noexcept {
+    static constexpr peer_address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d,
+                                     std::uint16_t port) noexcept {
         peer_address r;
         r.bytes[0] = a;
         r.bytes[1] = b;
@@ -43,7 +43,8 @@ struct peer_address_hash {
         // FNV-1a over the significant bytes: cheap, and good enough for a map key.
         std::uint64_t h = 1469598103934665603ull;
         const std::size_t n = a.family == 6 ? 16 : 4;
-        for (std::size_t i = 0; i < n; ++i) h = (h ^ a.bytes[i]) * 1099511628211ull;
+        for (std::size_t i = 0; i < n; ++i)
+            h = (h ^ a.bytes[i]) * 1099511628211ull;
         h = (h ^ a.port) * 1099511628211ull;
         h = (h ^ a.family) * 1099511628211ull;
         return static_cast<std::size_t>(h);

@@ -41,6 +41,9 @@ enum class conn_error : std::uint8_t {
 /// A short, stable name for `e`.
 const char* to_string(conn_error e) noexcept;
 
+/// A short, stable name for `s`.
+const char* to_string(conn_state s) noexcept;
+
 /** One µTP connection: a state machine that is fed packets and time, and polled for
     datagrams to send and for the time it next wants to run.
 
@@ -58,8 +61,7 @@ public:
                               instant now);
 
     /// Answer an incoming SYN: receive on `syn.connection_id + 1`, first DATA seq `seq`.
-    static connection accept(const settings& s, const header& syn, std::uint16_t seq,
-                             instant now);
+    static connection accept(const settings& s, const header& syn, std::uint16_t seq, instant now);
 
     connection(connection&&) noexcept;
     connection& operator=(connection&&) noexcept;
@@ -214,10 +216,10 @@ private:
     std::uint16_t send_id_ = 0;
 
     // -- send side
-    std::uint16_t seq_nxt_ = 0;  ///< next sequence number to assign
-    std::uint16_t seq_una_ = 0;  ///< oldest unacknowledged (== seq_nxt_ when none)
-    std::vector<outgoing> out_;  ///< ring, size a power of two
-    detail::byte_ring snd_buf_;  ///< unacknowledged + unsent bytes
+    std::uint16_t seq_nxt_ = 0;      ///< next sequence number to assign
+    std::uint16_t seq_una_ = 0;      ///< oldest unacknowledged (== seq_nxt_ when none)
+    std::vector<outgoing> out_;      ///< ring, size a power of two
+    detail::byte_ring snd_buf_;      ///< unacknowledged + unsent bytes
     std::uint64_t snd_base_off_ = 0; ///< stream offset of snd_buf_'s first byte
     std::uint64_t snd_nxt_off_ = 0;  ///< next stream byte to packetize
     std::uint32_t bytes_in_flight_ = 0;
@@ -242,8 +244,8 @@ private:
     std::unique_ptr<congestion_controller> cc_;
 
     // -- receive side
-    std::uint16_t ack_nr_ = 0;        ///< last sequence number received in order
-    detail::byte_ring rcv_buf_;       ///< in-order bytes not yet read
+    std::uint16_t ack_nr_ = 0;          ///< last sequence number received in order
+    detail::byte_ring rcv_buf_;         ///< in-order bytes not yet read
     std::vector<reorder_slot> reorder_; ///< ring indexed by seq, size a power of two
     std::size_t reorder_bytes_ = 0;
     std::uint16_t reorder_count_ = 0;

@@ -86,8 +86,16 @@ public:
 
     // -- connections ---------------------------------------------------------------------
 
-    /// Open an outgoing connection (its SYN goes out at the next `poll_transmit`).
-    connection_handle connect(const peer_address& to, instant now);
+    /** Open an outgoing connection (its SYN goes out at the next `poll_transmit`).
+
+        @param recv_id the connection id to receive on, instead of a random one (it must
+        be unused for `to`; tests use it to exercise ids 0xFFFF and 0x0000).
+        @param seq the SYN's sequence number, instead of a random one.
+        @return an invalid handle if no unused id was found.
+    */
+    connection_handle connect(const peer_address& to, instant now,
+                              std::optional<std::uint16_t> recv_id = std::nullopt,
+                              std::optional<std::uint16_t> seq = std::nullopt);
 
     /// Take the oldest connection waiting in the accept backlog.
     std::optional<connection_handle> accept();
@@ -182,6 +190,7 @@ private:
     std::deque<queue_entry> wakeups_;
     std::deque<queue_entry> backlog_;
     std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;
+    std::vector<timer_entry> due_; ///< scratch for handle_timeout
     std::deque<pending_reset> resets_;
     double reset_tokens_;
     instant reset_refill_{};

@@ -62,7 +62,9 @@ struct packet {
     std::span<const std::uint8_t> selective_ack;
     std::span<const std::uint8_t> payload;
 
-    std::span<const extension> chain() const noexcept { return {extensions.data(), extension_count}; }
+    std::span<const extension> chain() const noexcept {
+        return {extensions.data(), extension_count};
+    }
 };
 
 /// Why a datagram did not decode.

@@ -17,7 +17,9 @@ constexpr std::int16_t seq_diff(std::uint16_t a, std::uint16_t b) noexcept {
 }
 
 /// True if `a` comes strictly before `b` (within half the sequence space).
-constexpr bool seq_less(std::uint16_t a, std::uint16_t b) noexcept { return seq_diff(a, b) < 0; }
+constexpr bool seq_less(std::uint16_t a, std::uint16_t b) noexcept {
+    return seq_diff(a, b) < 0;
+}
 
 /// True if `a` comes before or is `b`.
 constexpr bool seq_less_equal(std::uint16_t a, std::uint16_t b) noexcept {

@@ -14,26 +14,26 @@ namespace utp::proto {
 
 /// What a connection has done so far, and its current estimates.
 struct connection_stats {
-    std::uint64_t bytes_sent = 0;          ///< payload bytes sent, retransmissions included
-    std::uint64_t bytes_received = 0;      ///< payload bytes received, duplicates included
-    std::uint64_t bytes_delivered = 0;     ///< payload bytes handed to the application
-    std::uint64_t packets_sent = 0;        ///< datagrams sent of every type
-    std::uint64_t packets_received = 0;    ///< datagrams accepted for this connection
-    std::uint64_t retransmits = 0;         ///< DATA/FIN/SYN packets sent again
-    std::uint64_t fast_retransmits = 0;    ///< of which triggered by SACK / duplicate ACKs
-    std::uint64_t timeouts = 0;            ///< retransmission timeouts
-    std::uint64_t window_cuts = 0;         ///< congestion-window reductions on loss
-    std::uint64_t duplicate_packets = 0;   ///< DATA received that was already received
-    std::uint64_t invalid_packets = 0;     ///< packets dropped by validation
-    std::uint64_t zero_window_probes = 0;  ///< packets sent into a zero peer window
-    duration rtt{0};                       ///< smoothed round-trip time
-    duration rtt_var{0};                   ///< round-trip variation
-    duration rto{0};                       ///< current retransmission timeout
-    std::uint32_t cwnd = 0;                ///< congestion window, bytes
-    std::uint32_t peer_window = 0;         ///< peer's last advertised receive window
-    std::uint32_t bytes_in_flight = 0;     ///< sent and not yet acknowledged
-    duration queuing_delay{0};             ///< LEDBAT's current one-way delay estimate
-    duration base_delay{0};                ///< LEDBAT's base one-way delay (clock offset included)
+    std::uint64_t bytes_sent = 0;         ///< payload bytes sent, retransmissions included
+    std::uint64_t bytes_received = 0;     ///< payload bytes received, duplicates included
+    std::uint64_t bytes_delivered = 0;    ///< payload bytes handed to the application
+    std::uint64_t packets_sent = 0;       ///< datagrams sent of every type
+    std::uint64_t packets_received = 0;   ///< datagrams accepted for this connection
+    std::uint64_t retransmits = 0;        ///< DATA/FIN/SYN packets sent again
+    std::uint64_t fast_retransmits = 0;   ///< of which triggered by SACK / duplicate ACKs
+    std::uint64_t timeouts = 0;           ///< retransmission timeouts
+    std::uint64_t window_cuts = 0;        ///< congestion-window reductions on loss
+    std::uint64_t duplicate_packets = 0;  ///< DATA received that was already received
+    std::uint64_t invalid_packets = 0;    ///< packets dropped by validation
+    std::uint64_t zero_window_probes = 0; ///< packets sent into a zero peer window
+    duration rtt{0};                      ///< smoothed round-trip time
+    duration rtt_var{0};                  ///< round-trip variation
+    duration rto{0};                      ///< current retransmission timeout
+    std::uint32_t cwnd = 0;               ///< congestion window, bytes
+    std::uint32_t peer_window = 0;        ///< peer's last advertised receive window
+    std::uint32_t bytes_in_flight = 0;    ///< sent and not yet acknowledged
+    duration queuing_delay{0};            ///< LEDBAT's current one-way delay estimate
+    duration base_delay{0};               ///< LEDBAT's base one-way delay (clock offset included)
     bool slow_start = true;
 };
 
@@ -56,7 +56,7 @@ struct endpoint_stats {
     std::uint64_t datagrams_sent = 0;     ///< every datagram handed out by poll_transmit
     std::uint64_t not_utp = 0;            ///< handed back to the caller as not µTP
     std::uint64_t resets_sent = 0;
-    std::uint64_t resets_suppressed = 0;  ///< RESET replies withheld by the rate limit
+    std::uint64_t resets_suppressed = 0; ///< RESET replies withheld by the rate limit
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_initiated = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(drop_reason::count_)> dropped{};

@@ -34,7 +34,8 @@ public:
     duration rto() const noexcept {
         duration base = has_sample_ ? srtt_ + std::max(duration{1000}, 4 * rttvar_) : initial_;
         base = std::clamp(base, min_, max_);
-        for (unsigned i = 0; i < backoff_ && base < max_; ++i) base *= 2;
+        for (unsigned i = 0; i < backoff_ && base < max_; ++i)
+            base *= 2;
         return std::min(base, max_);
     }
 
