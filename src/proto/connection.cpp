@@ -191,6 +191,8 @@ bool connection::handle_packet(const packet& p, instant now) {
     if (state_ == conn_state::failed) return false;
 
     if (h.type == packet_type::reset) {
+        // The peer ended its TIME-WAIT before our FIN's ACK got through.
+        if (close_if_only_fin_unacked(now)) return true;
         fail(state_ == conn_state::syn_sent ? conn_error::refused : conn_error::reset);
         return true;
     }
@@ -199,14 +201,25 @@ bool connection::handle_packet(const packet& p, instant now) {
         if (!initiator_ && h.seq_nr == syn_ack_ack_) {
             syn_ack_pending_ = true;
             last_recv_ = now;
+            // The initiator has not heard us: our first packet (if sent) was surely lost
+            // with the SYN-ACK. Resend it with the SYN-ACK, not after our own timeout.
+            if (state_ == conn_state::syn_received && seq_una_ != seq_nxt_) {
+                outgoing& o = out_at(seq_una_);
+                if (!o.acked && !o.lost) {
+                    o.lost = true;
+                    ++lost_count_;
+                    bytes_in_flight_ -= o.length;
+                }
+            }
             return true;
         }
         ++stats_.invalid_packets;
         return false;
     }
     if (state_ == conn_state::syn_sent) {
-        // The SYN-ACK is a STATE acking our SYN; a DATA from the acceptor is an implicit one.
-        if (h.ack_nr != syn_seq_ || (h.type != packet_type::state && h.type != packet_type::data)) {
+        // The SYN-ACK is a STATE acking our SYN. The acceptor's first DATA (or FIN, if it
+        // had nothing to say) is an implicit one: it sends no second packet before we speak.
+        if (h.ack_nr != syn_seq_) {
             ++stats_.invalid_packets;
             return false;
         }
@@ -249,10 +262,13 @@ std::uint32_t connection::ack_one(outgoing& o, instant now,
                                   std::optional<duration>& rtt_sample) noexcept {
     if (o.acked) return 0;
     o.acked = true;
-    if (o.lost)
+    if (o.lost) {
+        // Declared lost but it arrived after all: do not resend it.
+        o.lost = false;
         --lost_count_;
-    else
+    } else {
         bytes_in_flight_ -= o.length;
+    }
     // Karn: a packet sent more than once gives an ambiguous sample.
     if (o.transmissions == 1) rtt_sample = now - o.sent_at;
     return o.length;
@@ -285,6 +301,8 @@ void connection::process_ack(const packet& p, instant now) {
         snd_base_off_ = base;
         cumulative = true;
         dup_acks_ = 0;
+        // Linger bounds a stalled close, not a slow one: progress restarts it.
+        if (linger_deadline_) linger_deadline_ = now + settings_.linger_timeout;
         if (in_recovery_ && !seq_less(seq_una_, recovery_seq_)) in_recovery_ = false;
     } else if (advance == 0 && h.type == packet_type::state && p.payload.empty() &&
                seq_una_ != seq_nxt_ && peer_wnd_ >= max_payload()) {
@@ -481,9 +499,8 @@ void connection::handle_timeout(instant now) {
         return;
     }
     if (linger_deadline_ && now >= *linger_deadline_) {
-        // The peer did not finish the exchange in time; forget the connection quietly.
-        if (state_ != conn_state::closed) state_ = conn_state::closed;
-        finished_ = true;
+        // No progress for a whole linger period: give the close up.
+        fail(conn_error::timed_out);
         return;
     }
     if (syn_received_deadline_ && now >= *syn_received_deadline_) {
@@ -513,17 +530,8 @@ void connection::on_rto(instant now) {
     const unsigned limit =
         state_ == conn_state::syn_sent ? settings_.max_syn_retries : settings_.max_data_timeouts;
     if (consecutive_timeouts_ > limit) {
-        // Our FIN is the only thing unacknowledged, and the peer has finished too: all our
-        // data arrived, only the FIN's ACK keeps getting lost. That is a clean close.
-        if (fin_seq_ && peer_fin_reached_ && seq_una_ == *fin_seq_) {
-            fin_acked_ = true;
-            seq_una_ = seq_nxt_;
-            bytes_in_flight_ = 0;
-            lost_count_ = 0;
-            rto_deadline_.reset();
-            maybe_finish(now);
-            return;
-        }
+        // Only the FIN's ACK keeps getting lost.
+        if (close_if_only_fin_unacked(now)) return;
         fail(conn_error::timed_out);
         return;
     }
@@ -566,6 +574,19 @@ std::optional<instant> connection::next_timeout() const noexcept {
         if (settings_.idle_timeout.count() > 0) consider(last_recv_ + settings_.idle_timeout);
     }
     return t;
+}
+
+bool connection::close_if_only_fin_unacked(instant now) noexcept {
+    // Both FINs are out and every byte of ours is acknowledged: the peer has the whole
+    // stream, and its FIN says it is done. Missing only our FIN's ACK is a clean close.
+    if (!fin_seq_ || !peer_fin_reached_ || seq_una_ != *fin_seq_) return false;
+    fin_acked_ = true;
+    seq_una_ = seq_nxt_;
+    bytes_in_flight_ = 0;
+    lost_count_ = 0;
+    rto_deadline_.reset();
+    maybe_finish(now);
+    return true;
 }
 
 void connection::maybe_finish(instant now) noexcept {

@@ -194,6 +194,7 @@ private:
     void note_reordered(std::uint16_t seq) noexcept;
     void fail(conn_error e) noexcept;
     void maybe_finish(instant now) noexcept;
+    bool close_if_only_fin_unacked(instant now) noexcept;
     void on_rto(instant now);
 
     std::size_t emit_header(packet_type type, std::uint16_t id, std::uint16_t seq,

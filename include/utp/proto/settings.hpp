@@ -48,7 +48,9 @@ struct settings {
     /// Silence from the peer after which the connection fails with `timed_out`
     /// (0 disables). Deployed peers send keepalives every 29 s.
     duration idle_timeout = 120s;
-    /// How long a connection whose handle was closed lingers to finish its FIN exchange.
+    /// How long a connection whose handle was closed may go without progress (new data
+    /// acknowledged) while it finishes sending and its FIN exchange; then it fails with
+    /// `timed_out` and is forgotten.
     duration linger_timeout = 30s;
     /// How long an accepted-but-silent (half-open) connection is kept.
     duration syn_received_timeout = 30s;
