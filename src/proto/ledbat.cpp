@@ -41,7 +41,7 @@ void ledbat::on_ack(std::uint32_t acked, std::optional<duration> qd, bool app_li
 void ledbat::on_loss(std::optional<duration> qd, instant) {
     // A loss with no standing queue is most likely not our congestion (random loss on
     // the path); cut less, so a lossy link stays usable. With a queue, halve like TCP.
-    const bool queue_building = qd && qd->count() * 4 >= target_.count();
+    const bool queue_building = qd && *qd >= target_ / 4;
     cwnd_ = std::max(cwnd_ * (queue_building ? 0.5 : 0.78), 2.0 * mss_);
     ssthresh_ = cwnd_;
     slow_start_ = false;
