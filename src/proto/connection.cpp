@@ -488,6 +488,10 @@ void connection::note_reordered(std::uint16_t seq) noexcept {
     ++reorder_count_;
 }
 
+void connection::handle_unreachable() noexcept {
+    if (state_ == conn_state::syn_sent) fail(conn_error::refused);
+}
+
 // ---------------------------------------------------------------------------------------
 // timers
 

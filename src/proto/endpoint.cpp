@@ -57,7 +57,7 @@ connection_handle endpoint::insert(connection c, const peer_address& peer) {
     slot& s = slots_[index];
     s.conn = std::make_unique<connection>(std::move(c));
     s.peer = peer;
-    s.released = s.queued_send = s.queued_wakeup = s.in_backlog = false;
+    s.released = s.queued_send = s.queued_wakeup = s.in_backlog = s.counted_finished = false;
     s.scheduled.reset();
     by_key_[key{peer, s.conn->recv_id()}] = index;
     return connection_handle{index, s.generation};
@@ -86,6 +86,7 @@ void endpoint::remove(std::uint32_t index) {
     slot& s = slots_[index];
     by_key_.erase(key{s.peer, s.conn->recv_id()});
     if (s.in_backlog) std::erase(backlog_, queue_entry{index, s.generation});
+    if (s.counted_finished) --finished_;
     s.conn.reset();
     ++s.generation;
     s.released = s.queued_send = s.queued_wakeup = s.in_backlog = false;
@@ -105,6 +106,10 @@ void endpoint::after_io(std::uint32_t index, instant now) {
         send_queue_.push_back({index, s.generation});
     }
     schedule(index);
+    if (c.done() && !s.counted_finished) {
+        s.counted_finished = true;
+        ++finished_;
+    }
     (void)now;
 }
 
@@ -249,6 +254,15 @@ void endpoint::handle_timeout(instant now) {
     }
 }
 
+void endpoint::handle_unreachable(const peer_address& to, instant now) {
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+        slot& s = slots_[i];
+        if (!s.conn || s.peer != to) continue;
+        s.conn->handle_unreachable();
+        after_io(i, now);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // output
 
@@ -276,6 +290,10 @@ std::optional<transmit> endpoint::poll_transmit(instant now, std::span<std::uint
         if (n == 0) {
             s.queued_send = false;
             schedule(e.index);
+            if (s.conn->done() && !s.counted_finished) {
+                s.counted_finished = true;
+                ++finished_;
+            }
             reap_if_done(e.index);
             continue;
         }

@@ -76,6 +76,11 @@ public:
     */
     bool handle_packet(const packet& p, instant now);
 
+    /** The path to the peer reported "unreachable" (an ICMP error). While connecting, that
+        refuses the connection; once established it is ignored, as TCP treats it as a soft
+        error (and an ICMP message is easy to forge). */
+    void handle_unreachable() noexcept;
+
     /// Run the timers that are due at `now`.
     void handle_timeout(instant now);
 

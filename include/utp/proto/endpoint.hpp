@@ -69,6 +69,11 @@ public:
     /// Run every timer due at `now`.
     void handle_timeout(instant now);
 
+    /// An ICMP error said `to` is unreachable: connections still connecting to it fail
+    /// with `refused` (a dial to a port nobody listens on ends at once, not after the
+    /// SYN's retries).
+    void handle_unreachable(const peer_address& to, instant now);
+
     // -- output --------------------------------------------------------------------------
 
     /** The next datagram to send, written into `out` (≥ packet size + 64 bytes).
@@ -128,6 +133,8 @@ public:
     void touch(connection_handle h, instant now);
 
     std::size_t connection_count() const noexcept { return by_key_.size(); }
+    /// Connections with work left: not yet closed or failed for good.
+    std::size_t live_connection_count() const noexcept { return by_key_.size() - finished_; }
     const endpoint_stats& stats() const noexcept { return stats_; }
     const endpoint_settings& settings() const noexcept { return settings_; }
     /// Settings given to connections created from now on.
@@ -152,6 +159,7 @@ private:
         bool queued_send = false;
         bool queued_wakeup = false;
         bool in_backlog = false;
+        bool counted_finished = false;    ///< counted in `finished_`
         std::optional<instant> scheduled; ///< deadline of its newest heap entry
     };
     struct timer_entry {
@@ -194,6 +202,7 @@ private:
     std::deque<pending_reset> resets_;
     double reset_tokens_;
     instant reset_refill_{};
+    std::size_t finished_ = 0; ///< connections done but still held (not released)
     endpoint_stats stats_;
 };
 
