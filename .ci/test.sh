@@ -24,7 +24,10 @@ if command -v clang++ >/dev/null 2>&1; then
     cmake --build build-fuzz -j"$jobs"
     echo "== test: ctest build-fuzz/ -L fuzz"
     if [ -f test/fuzz/CMakeLists.txt ]; then
-        ctest --test-dir build-fuzz -L fuzz --output-on-failure --no-tests=error
+        ctest --test-dir build-fuzz -L fuzz -j"$jobs" --output-on-failure --no-tests=error
+        # How much fuzzing that was: libFuzzer's final stats, per target.
+        grep -hE "^(Test command|stat::number_of_executed_units|stat::new_units_added)" \
+            build-fuzz/Testing/Temporary/LastTest.log | sed 's/^/  /' || true
     else
         echo "test: no test/fuzz/ yet, no fuzz tests to run"
     fi

@@ -39,6 +39,7 @@ endfunction()
 #     [LIBRARIES <lib>...]       extra libraries (linked besides utp_fuzz_lib)
 #     [CORPUS <dir>]             seed inputs (read only: new inputs go to the build tree)
 #     [RUNS <n>]                 iterations of the CTest entry (default 100000)
+#     [SECONDS <s>]              run for this long instead of a number of iterations
 #     [TIMEOUT <seconds>])       CTest timeout (default 600)
 #
 # Builds <target> with -fsanitize=fuzzer against utp_fuzz_lib (an instrumented copy of
@@ -46,7 +47,7 @@ endfunction()
 # `<target> -runs=<n> -seed=1 -timeout=<TIMEOUT/10> <fresh scratch dir> [<corpus>]`
 # (see utp_run_fuzzer.cmake); crash or timeout reproducers land in the build folder.
 function(utp_add_fuzzer target)
-    cmake_parse_arguments(PARSE_ARGV 1 arg "" "CORPUS;RUNS;TIMEOUT" "SOURCES;LIBRARIES")
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "CORPUS;RUNS;SECONDS;TIMEOUT" "SOURCES;LIBRARIES")
     if(NOT arg_SOURCES)
         message(FATAL_ERROR "utp_add_fuzzer(${target}): SOURCES is required")
     endif()
@@ -68,6 +69,11 @@ function(utp_add_fuzzer target)
         get_filename_component(corpus "${arg_CORPUS}" ABSOLUTE
                                BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
     endif()
+    if(arg_SECONDS)
+        set(budget "-max_total_time=${arg_SECONDS}")
+    else()
+        set(budget "-runs=${arg_RUNS}")
+    endif()
     # A per-input time limit well inside the CTest timeout, so a hang is reported (with
     # a reproducer) instead of the whole entry being killed.
     math(EXPR per_input "${arg_TIMEOUT} / 10")
@@ -77,7 +83,7 @@ function(utp_add_fuzzer target)
     add_test(NAME ${target}
              COMMAND ${CMAKE_COMMAND} -DFUZZER=$<TARGET_FILE:${target}>
                      "-DSCRATCH=${CMAKE_CURRENT_BINARY_DIR}/${target}_corpus"
-                     "-DARGS=-runs=${arg_RUNS},-seed=1,-timeout=${per_input}"
+                     "-DARGS=${budget},-seed=1,-timeout=${per_input},-print_final_stats=1"
                      "-DCORPUS=${corpus}"
                      -P "${_UTP_FUZZ_DIR}/utp_run_fuzzer.cmake")
     set_tests_properties(${target} PROPERTIES LABELS fuzz TIMEOUT ${arg_TIMEOUT})
