@@ -184,6 +184,7 @@ std::shared_ptr<multiplexer_impl> multiplexer_impl::create(const asio::any_io_ex
     }
     m->socket_.bind(local, ec);
     if (ec) return nullptr;
+    m->family_ = local.protocol().family();
     m->socket_.native_non_blocking(true, ec);
     if (ec) return nullptr;
     const int fd = m->socket_.native_handle();
@@ -398,7 +399,7 @@ void multiplexer_impl::flush() {
     if (waiting_writable_ || !socket_.is_open()) return;
     auto& io = *io_;
     const int fd = socket_.native_handle();
-    const int family = socket_.local_endpoint().protocol().family();
+    const int family = family_;
     // Raw datagrams first: they are few, and their handlers wait on them.
     while (!raw_sends_.empty()) {
         raw_send& s = raw_sends_.front();

@@ -198,12 +198,17 @@ private:
     };
     enum class op_kind : std::uint8_t { read, write, connect };
     struct stream_canceller {
+        // A constructor, not aggregate init: emplace() uses parentheses (clang 14).
+        stream_canceller(multiplexer_impl* m, stream_state* st, op_kind k) noexcept
+            : mux(m), s(st), kind(k) {}
         multiplexer_impl* mux;
         stream_state* s;
         op_kind kind;
         void operator()(asio::cancellation_type_t type) const { mux->on_cancel(*s, kind, type); }
     };
     struct accept_canceller {
+        accept_canceller(multiplexer_impl* m, acceptor_state* ac, stream_state* t) noexcept
+            : mux(m), a(ac), target(t) {}
         multiplexer_impl* mux;
         acceptor_state* a;
         stream_state* target;
@@ -261,6 +266,7 @@ private:
     std::size_t tx_count_ = 0; ///< datagrams produced but not yet sent
     std::size_t tx_sent_ = 0;  ///< of those, already sent (a partial sendmmsg)
 
+    int family_ = 0; ///< AF_INET or AF_INET6, of the bound socket
     bool receiving_ = false;
     bool waiting_writable_ = false;
     bool pump_scheduled_ = false;
