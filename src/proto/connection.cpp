@@ -523,7 +523,8 @@ void connection::handle_timeout(instant now) {
         ack_now_ = true;
         ack_deadline_.reset();
     }
-    if (state_ == conn_state::connected && now - last_send_ >= settings_.keepalive_interval)
+    if (state_ == conn_state::connected && settings_.keepalive_interval.count() > 0 &&
+        now - last_send_ >= settings_.keepalive_interval)
         keepalive_due_ = true;
     maybe_finish(now);
 }
@@ -574,7 +575,8 @@ std::optional<instant> connection::next_timeout() const noexcept {
     consider(syn_received_deadline_);
     consider(time_wait_deadline_);
     if (state_ == conn_state::connected) {
-        if (!keepalive_due_) consider(last_send_ + settings_.keepalive_interval);
+        if (!keepalive_due_ && settings_.keepalive_interval.count() > 0)
+            consider(last_send_ + settings_.keepalive_interval);
         if (settings_.idle_timeout.count() > 0) consider(last_recv_ + settings_.idle_timeout);
     }
     return t;

@@ -43,7 +43,7 @@ struct settings {
     unsigned max_data_timeouts = 8;
     /// SYN retransmissions before a connect fails with `timed_out` (backoff doubles).
     unsigned max_syn_retries = 4;
-    /// Silence after which a connected, idle side sends a keepalive.
+    /// Silence after which a connected, idle side sends a keepalive (0 disables).
     duration keepalive_interval = 29s;
     /// Silence from the peer after which the connection fails with `timed_out`
     /// (0 disables). Deployed peers send keepalives every 29 s.
