@@ -463,8 +463,9 @@ void multiplexer_impl::on_writable(const error_code& ec) {
 }
 
 void multiplexer_impl::arm_timer() {
-    const std::optional<proto::instant> next =
-        socket_.is_open() ? endpoint_.next_timeout() : std::nullopt;
+    // Only while the engine is needed: a TIME-WAIT entry's timer alone must not keep the
+    // io_context running (it is reaped at the next run that has work).
+    const std::optional<proto::instant> next = needed() ? endpoint_.next_timeout() : std::nullopt;
     if (next == timer_at_) return;
     timer_at_ = next;
     if (!next) {

@@ -106,7 +106,7 @@ void endpoint::after_io(std::uint32_t index, instant now) {
         send_queue_.push_back({index, s.generation});
     }
     schedule(index);
-    if (c.done() && !s.counted_finished) {
+    if ((c.done() || c.state() == conn_state::closed) && !s.counted_finished) {
         s.counted_finished = true;
         ++finished_;
     }
@@ -290,7 +290,8 @@ std::optional<transmit> endpoint::poll_transmit(instant now, std::span<std::uint
         if (n == 0) {
             s.queued_send = false;
             schedule(e.index);
-            if (s.conn->done() && !s.counted_finished) {
+            if ((s.conn->done() || s.conn->state() == conn_state::closed) &&
+                !s.counted_finished) {
                 s.counted_finished = true;
                 ++finished_;
             }

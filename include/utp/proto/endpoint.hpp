@@ -133,7 +133,8 @@ public:
     void touch(connection_handle h, instant now);
 
     std::size_t connection_count() const noexcept { return by_key_.size(); }
-    /// Connections with work left: not yet closed or failed for good.
+    /// Connections with work left: not closed (TIME-WAIT only re-acknowledges) and not
+    /// failed. The engine runs while there are any, as a kernel services its sockets.
     std::size_t live_connection_count() const noexcept { return by_key_.size() - finished_; }
     const endpoint_stats& stats() const noexcept { return stats_; }
     const endpoint_settings& settings() const noexcept { return settings_; }
@@ -202,7 +203,7 @@ private:
     std::deque<pending_reset> resets_;
     double reset_tokens_;
     instant reset_refill_{};
-    std::size_t finished_ = 0; ///< connections done but still held (not released)
+    std::size_t finished_ = 0; ///< connections held that are closed or done
     endpoint_stats stats_;
 };
 
