@@ -466,12 +466,17 @@ void multiplexer_impl::arm_timer() {
     // Only while the engine is needed: a TIME-WAIT entry's timer alone must not keep the
     // io_context running (it is reaped at the next run that has work).
     const std::optional<proto::instant> next = needed() ? endpoint_.next_timeout() : std::nullopt;
-    if (next == timer_at_) return;
-    timer_at_ = next;
     if (!next) {
-        timer_.cancel();
+        if (timer_at_) {
+            timer_at_.reset();
+            timer_.cancel();
+        }
         return;
     }
+    // A later deadline leaves the armed wait alone: it fires early, finds nothing due and
+    // re-arms. Re-arming on every ACK would cost a cancel and a wait each time.
+    if (timer_at_ && *timer_at_ <= *next) return;
+    timer_at_ = next;
     timer_.expires_at(std::chrono::steady_clock::time_point(
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(next->time_since_epoch())));
     timer_.async_wait([self = shared_from_this(), at = *next](const error_code& ec) {
