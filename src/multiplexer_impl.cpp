@@ -3,10 +3,12 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/query.hpp>
 
 #include <arpa/inet.h>
 #include <linux/errqueue.h>
@@ -17,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 namespace utp::detail {
@@ -160,6 +163,97 @@ struct multiplexer_impl_io {
     std::array<sockaddr_storage, 32> tx_to{};
 };
 
+// ---------------------------------------------------------------------------------------
+// shutdown: an execution-context service that tells every engine on the context
+
+namespace {
+
+class engine_registry final : public asio::execution_context::service {
+public:
+    using key_type = engine_registry;
+    static inline asio::execution_context::id id;
+
+    explicit engine_registry(asio::execution_context& ctx) : service(ctx) {}
+
+    void add(multiplexer_impl* m) {
+        std::lock_guard lock(mutex_);
+        engines_.push_back(m);
+    }
+    void remove(multiplexer_impl* m) {
+        std::lock_guard lock(mutex_);
+        std::erase(engines_, m);
+    }
+
+private:
+    void shutdown() override {
+        std::vector<multiplexer_impl*> engines;
+        {
+            std::lock_guard lock(mutex_);
+            engines = engines_;
+        }
+        // An engine may be destroyed while another one drops its handlers (a coroutine
+        // frame held the last reference): only call the ones still registered.
+        for (multiplexer_impl* m : engines) {
+            bool alive;
+            {
+                std::lock_guard lock(mutex_);
+                alive = std::find(engines_.begin(), engines_.end(), m) != engines_.end();
+            }
+            if (alive) m->shutdown();
+        }
+    }
+
+    std::mutex mutex_;
+    std::vector<multiplexer_impl*> engines_;
+};
+
+engine_registry& registry_of(const asio::any_io_executor& ex) {
+    return asio::use_service<engine_registry>(asio::query(ex, asio::execution::context));
+}
+
+} // namespace
+
+void multiplexer_impl::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    // Move every handler out first: destroying one may destroy a socket (and its state),
+    // which must find nothing left to do.
+    std::vector<rw_handler> rw;
+    std::vector<ec_handler> ec;
+    std::vector<asio::any_completion_executor> work;
+    for (auto& [index, s] : streams_) {
+        (void)index;
+        if (s->read.pending()) rw.push_back(std::move(s->read.handler));
+        if (s->write.pending()) rw.push_back(std::move(s->write.handler));
+        if (s->connect) ec.push_back(std::move(s->connect));
+        work.push_back(std::move(s->read.work));
+        work.push_back(std::move(s->write.work));
+        work.push_back(std::move(s->connect_work));
+    }
+    if (acceptor_) {
+        for (auto& op : acceptor_->accepts) {
+            ec.push_back(std::move(op.handler));
+            work.push_back(std::move(op.work));
+        }
+        acceptor_->accepts.clear();
+    }
+    for (auto& r : raw_receives_) {
+        rw.push_back(std::move(r.handler));
+        work.push_back(std::move(r.work));
+    }
+    raw_receives_.clear();
+    for (auto& r : raw_sends_) {
+        rw.push_back(std::move(r.handler));
+        work.push_back(std::move(r.work));
+    }
+    raw_sends_.clear();
+    pending_ops_ = 0;
+    auto keep_alive = shared_from_this(); // the handlers may hold the last other references
+    rw.clear();
+    ec.clear();
+    work.clear();
+}
+
 stream_state::~stream_state() {
     if (mux) mux->close(*this);
 }
@@ -176,6 +270,7 @@ std::shared_ptr<multiplexer_impl> multiplexer_impl::create(const asio::any_io_ex
                                                            const multiplexer_options& opt,
                                                            error_code& ec) {
     auto m = std::make_shared<multiplexer_impl>(private_tag{}, ex, opt);
+    registry_of(ex).add(m.get());
     m->socket_.open(local.protocol(), ec);
     if (ec) return nullptr;
     if (local.address().is_v6() && local.address().is_unspecified()) {
@@ -225,7 +320,9 @@ multiplexer_impl::multiplexer_impl(private_tag, const asio::any_io_executor& ex,
       rx_buffers_(batch * slot_size), tx_buffers_(batch * slot_size),
       io_(std::make_unique<multiplexer_impl_io>()) {}
 
-multiplexer_impl::~multiplexer_impl() = default;
+multiplexer_impl::~multiplexer_impl() {
+    registry_of(executor_).remove(this);
+}
 
 proto::instant multiplexer_impl::now() const noexcept {
     return proto::instant{std::chrono::duration_cast<proto::duration>(
@@ -261,7 +358,7 @@ bool multiplexer_impl::needed() const noexcept {
 // the loop
 
 void multiplexer_impl::schedule_pump() {
-    if (pump_scheduled_ || in_pump_) return;
+    if (pump_scheduled_ || in_pump_ || shut_down_) return;
     pump_scheduled_ = true;
     // Drain point: everything the application did in this turn goes out in one batch.
     asio::post(executor_, [self = shared_from_this()] {
@@ -765,6 +862,14 @@ void multiplexer_impl::shutdown_send(stream_state& s, error_code& ec) {
 }
 
 void multiplexer_impl::cancel(stream_state& s) {
+    // A connect cannot be half-cancelled: the attempt is abandoned (RESET to the peer),
+    // as a cancellation through its slot does.
+    if (s.connect) {
+        if (s.conn) endpoint_.abort(s.conn, now());
+        detach(s);
+        complete_connect(s, asio::error::operation_aborted);
+        schedule_pump();
+    }
     complete_all(s, asio::error::operation_aborted);
 }
 

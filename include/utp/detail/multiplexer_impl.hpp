@@ -175,9 +175,10 @@ public:
     void async_receive_from(asio::mutable_buffer b, udp::endpoint& sender, rw_handler h);
     void async_send_to(asio::const_buffer b, const udp::endpoint& to, rw_handler h);
 
-    // -- handles --------------------------------------------------------------------------
-    void add_user() noexcept { ++users_; }
-    void remove_user() noexcept;
+    /** The execution context is shutting down: destroy every pending handler without
+        invoking it (as Asio's own I/O objects do), breaking the cycles a suspended
+        coroutine forms with the socket it awaits, and post nothing from now on. */
+    void shutdown();
 
 private:
     struct raw_receive {
@@ -272,7 +273,7 @@ private:
     bool pump_scheduled_ = false;
     bool in_pump_ = false;
     std::optional<proto::instant> timer_at_;
-    std::size_t users_ = 0;
+    bool shut_down_ = false;
     std::size_t pending_ops_ = 0;
     std::unique_ptr<multiplexer_impl_io> io_;
     multiplexer_stats stats_;
