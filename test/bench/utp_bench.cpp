@@ -28,12 +28,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -46,6 +50,9 @@ using boost::system::error_code;
 using steady = std::chrono::steady_clock;
 
 namespace {
+
+// Every heap allocation in the process, to show the per-datagram steady state.
+std::atomic<std::uint64_t> g_allocations{0};
 
 const auto loopback = asio::ip::address_v4::loopback();
 
@@ -156,6 +163,7 @@ struct throughput_result {
     double tx_cpu = 0, rx_cpu = 0; // seconds, whole run of each side
     utp::proto::connection_stats utp_stats{};
     utp::multiplexer_stats tx_mux{}, rx_mux{};
+    std::uint64_t allocations = 0; // heap allocations in the process over the whole run
 };
 
 template <class T>
@@ -213,11 +221,13 @@ throughput_result throughput(std::uint64_t bytes) {
             }
         },
         tx_failed.handler());
+    const std::uint64_t a0 = g_allocations.load();
     double c0 = thread_cpu();
     tx_ctx.run();
     r.tx_cpu = thread_cpu() - c0;
     if (tx_failed.error) rx_ctx.stop(); // the receiver would wait for ever
     r.rx_cpu = receiver.join();
+    r.allocations = g_allocations.load() - a0;
     rx_failed.check();
     tx_failed.check();
     if constexpr (std::is_same_v<T, utp_transport>) r.rx_mux = acceptor.get_multiplexer().stats();
@@ -371,7 +381,9 @@ struct options {
     int warmup = 200;
     int connections = 2000;
     int parallel = 100;
-    std::string only = "abc"; // which of (a), (b), (c) to run
+    std::string only = "abcd"; // which of (a), (b), (c), (d) to run
+    int idle = 10000;          // (d) connections
+    double idle_seconds = 5;   // (d) idle period
 };
 
 [[noreturn]] void usage(int status) {
@@ -383,7 +395,9 @@ struct options {
                  "  --conns N      connections set up and closed  (default 2000)\n"
                  "  --parallel N   connections at a time in (c)   (default 100)\n"
                  "  --quick        a short run: --size 128 --pings 1000 --conns 200\n"
-                 "  --only LIST    run only these of (a) throughput, (b) latency, (c) setup\n");
+                 "  --only LIST    run only these of (a) throughput, (b) latency, (c) setup,\n"
+                 "                 (d) idle connections\n"
+                 "  --idle N       connections held idle in (d) (default 10000)\n");
     std::exit(status);
 }
 
@@ -407,9 +421,12 @@ options parse(int argc, char** argv) {
         else if (a == "--parallel")
             o.parallel = int(value());
         else if (a == "--quick")
-            o.size_mib = 128, o.pings = 1000, o.connections = 200;
+            o.size_mib = 128, o.pings = 1000, o.connections = 200, o.idle = 2000,
+            o.idle_seconds = 2;
         else if (a == "--only" && i + 1 < argc)
             o.only = argv[++i];
+        else if (a == "--idle" && i + 1 < argc)
+            o.idle = std::atoi(argv[++i]);
         else if (a == "-h" || a == "--help")
             usage(0);
         else
@@ -451,6 +468,94 @@ void header(int argc, char** argv) {
 
 } // namespace
 
+void* operator new(std::size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    return ::operator new(n);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+
+namespace {
+
+// -- (d) idle connections ------------------------------------------------------------------
+
+struct idle_result {
+    int established = 0;
+    double setup_seconds = 0;
+    double idle_cpu = 0; // process CPU seconds over the idle period
+    double idle_seconds = 0;
+    std::uint64_t datagrams = 0; // both multiplexers, over the idle period
+};
+
+double process_cpu() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+idle_result idle_connections(int n, double idle_seconds) {
+    asio::io_context ctx;
+    utp::multiplexer_options mo;
+    mo.protocol.accept_backlog = std::size_t(n);
+    utp::multiplexer server_mux(ctx, {loopback, 0}, mo), client_mux(ctx, {loopback, 0});
+    utp::acceptor acc(server_mux, std::size_t(n));
+    std::vector<std::unique_ptr<utp::socket>> in, out;
+    idle_result r;
+    const auto t0 = steady::now();
+    std::function<void()> accept_next = [&] {
+        auto s = std::make_unique<utp::socket>(ctx);
+        auto* p = s.get();
+        in.push_back(std::move(s));
+        acc.async_accept(*p, [&](boost::system::error_code ec) {
+            if (!ec && int(in.size()) < n) accept_next();
+        });
+    };
+    accept_next();
+    for (int i = 0; i < n; ++i) {
+        out.push_back(std::make_unique<utp::socket>(client_mux));
+        out.back()->async_connect(acc.local_endpoint(), [&](boost::system::error_code ec) {
+            if (!ec) ++r.established;
+        });
+    }
+    while (r.established < n && steady::now() - t0 < std::chrono::seconds(60))
+        ctx.run_one_for(std::chrono::milliseconds(100));
+    r.setup_seconds = seconds_since(t0);
+    const auto d0 = server_mux.stats().datagrams_received + client_mux.stats().datagrams_received;
+    const double c0 = process_cpu();
+    const auto i0 = steady::now();
+    ctx.restart();
+    ctx.run_for(
+        std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(idle_seconds)));
+    r.idle_seconds = seconds_since(i0);
+    r.idle_cpu = process_cpu() - c0;
+    r.datagrams =
+        server_mux.stats().datagrams_received + client_mux.stats().datagrams_received - d0;
+    for (auto& s : out)
+        s->abort();
+    for (auto& s : in)
+        s->abort();
+    ctx.restart();
+    ctx.run_for(std::chrono::seconds(2));
+    return r;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
     options o = parse(argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -483,6 +588,12 @@ int main(int argc, char** argv) {
                             double(std::max<std::uint64_t>(1, ua.tx_mux.send_calls)),
                         double(ua.rx_mux.datagrams_received) /
                             double(std::max<std::uint64_t>(1, ua.rx_mux.receive_calls)));
+            const auto datagrams = ua.tx_mux.datagrams_sent + ua.tx_mux.datagrams_received +
+                                   ua.rx_mux.datagrams_sent + ua.rx_mux.datagrams_received;
+            std::printf("    uTP heap allocations: %llu over %llu datagrams = %.4f per datagram"
+                        " (setup included)\n",
+                        (unsigned long long)ua.allocations, (unsigned long long)datagrams,
+                        double(ua.allocations) / double(std::max<std::uint64_t>(1, datagrams)));
         }
         if (wanted('b')) {
             std::printf("(b) 64-byte ping-pong, %d round trips (after %d warm-up), no_delay\n",
@@ -514,6 +625,19 @@ int main(int argc, char** argv) {
                         std::printf("    %s: %d of %d connections failed (first: %s)\n", t,
                                     r->errors, o.connections, r->first_error.c_str());
             }
+        }
+        if (wanted('d')) {
+            std::printf("(d) %d idle uTP connections on one multiplexer pair, %.0f s idle\n",
+                        o.idle, o.idle_seconds);
+            arm_watchdog("(d) idle connections", 180);
+            auto d = idle_connections(o.idle, o.idle_seconds);
+            std::printf("    established %d in %.2f s; idle: %.3f CPU s over %.1f s, %llu datagrams"
+                        " (keepalives)\n",
+                        d.established, d.setup_seconds, d.idle_cpu, d.idle_seconds,
+                        (unsigned long long)d.datagrams);
+            if (d.established != o.idle)
+                throw std::runtime_error("(d): only " + std::to_string(d.established) +
+                                         " connections established");
         }
         ::alarm(0);
         std::printf("\nMB/s = 10^6 bytes per second. CPU: getrusage(RUSAGE_THREAD) of each side "
