@@ -15,6 +15,7 @@ option(UTP_BUILD_BENCH "Build the benchmark programs (test/bench/; needs UTP_BUI
        ${UTP_IS_TOP_LEVEL})
 option(UTP_BUILD_FUZZERS
        "Build the libFuzzer targets (test/fuzz/; needs clang and UTP_BUILD_TESTS)" OFF)
+option(UTP_WITH_TLS "Build utp::ssl, Asio's SSL compiled once (needs OpenSSL)" ON)
 set(UTP_SANITIZE "" CACHE STRING
     "Sanitizers applied to every target, as for -fsanitize= (e.g. address,undefined)")
 

@@ -358,4 +358,7 @@ using socket = basic_socket<>;
 
 } // namespace utp
 
+// Beast's close and WebSocket teardown hooks, found by ADL: present wherever the socket is.
+#include <utp/beast.hpp>
+
 #endif

@@ -1,0 +1,8 @@
+// placeholder: being written (issue 4)
+#include <boost/test/unit_test.hpp>
+BOOST_AUTO_TEST_SUITE(http)
+BOOST_AUTO_TEST_CASE(placeholder) { BOOST_TEST_MESSAGE("placeholder"); }
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE(https_many_clients)
+BOOST_AUTO_TEST_CASE(placeholder) { BOOST_TEST_MESSAGE("placeholder"); }
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,5 @@
+// placeholder: being written (issue 4)
+#include <boost/test/unit_test.hpp>
+BOOST_AUTO_TEST_SUITE(tls)
+BOOST_AUTO_TEST_CASE(placeholder) { BOOST_TEST_MESSAGE("placeholder"); }
+BOOST_AUTO_TEST_SUITE_END()
