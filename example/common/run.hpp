@@ -1,0 +1,148 @@
+//
+// example/common/run.hpp — the coroutine scaffolding the TLS / Beast examples share: a
+// timeout raced against an operation, a client's whole run raced against a deadline, and
+// a server's accept loop (one coroutine per connection, all on one UDP port).
+//
+#ifndef UTP_EXAMPLE_RUN_HPP
+#define UTP_EXAMPLE_RUN_HPP
+
+#include "args.hpp"
+
+#include <utp.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <chrono>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <tuple>
+#include <variant>
+
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 takes the allocation and deallocation of an asio awaitable's coroutine frame
+// (awaitable_frame_base's own operator new/delete) for a mismatched pair once it inlines
+// them: a false positive (GCC PR 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace utp_example {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+/// Throw `ec` as `what: message`, so that every error says what was being done.
+inline void check(const boost::system::error_code& ec, const std::string& what) {
+    if (ec) throw boost::system::system_error(ec, what);
+}
+
+/// Completes after `d`.
+inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+/** Await `op` unless `d` passes first; then `op` is cancelled and the result is
+    `timed_out`. `op` must report errors in its result (`asio::as_tuple`), not throw:
+    `a || b` waits for the first to *succeed*, so a throwing `op` would wait for the timer.
+
+    @code
+    auto [ec, n] = co_await within(30s, http::async_read(s, b, req, as_tuple(use_awaitable)));
+    @endcode
+*/
+template <class... T>
+asio::awaitable<std::tuple<boost::system::error_code, T...>>
+within(std::chrono::steady_clock::duration d,
+       asio::awaitable<std::tuple<boost::system::error_code, T...>> op) {
+    auto r = co_await (std::move(op) || sleep_for(d));
+    if (r.index() == 1) co_return std::tuple{make_error_code(asio::error::timed_out), T{}...};
+    co_return std::get<0>(std::move(r));
+}
+
+/// A completion handler for co_spawn that reports an escaped exception as `program: what`.
+inline auto report_errors(std::string program) {
+    return [program = std::move(program)](std::exception_ptr e) {
+        try {
+            if (e) std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            std::cerr << program << ": " << x.what() << "\n";
+        }
+    };
+}
+
+/// The first endpoint `host`:`port` resolves to.
+inline asio::awaitable<asio::ip::udp::endpoint> resolve(const std::string& host,
+                                                        const std::string& port) {
+    asio::ip::udp::resolver resolver(co_await asio::this_coro::executor);
+    auto results = co_await resolver.async_resolve(host, port, asio::use_awaitable);
+    co_return results.begin()->endpoint();
+}
+
+/** Run a client to completion on a fresh io_context, or give up after `limit`.
+    `client` returns the exit status and must not throw (see `within`). */
+inline int run_client(const std::string& program, asio::awaitable<int> client,
+                      std::chrono::steady_clock::duration limit) {
+    asio::io_context ioc;
+    int status = 1;
+    asio::co_spawn(ioc, std::move(client) || sleep_for(limit),
+                   [&](std::exception_ptr e, std::variant<int, std::monostate> r) {
+                       if (e)
+                           report_errors(program)(e);
+                       else if (r.index() == 1)
+                           std::cerr << program << ": timed out\n";
+                       else
+                           status = std::get<0>(r);
+                   });
+    ioc.run();
+    return status;
+}
+
+/** Serve on `address`:`port` (0 picks a free port) until SIGINT or SIGTERM: accept every
+    connection on the one UDP port and run `session(socket)` as its own coroutine.
+
+    Prints "PROGRAM: listening on ADDRESS port N" first, flushed, so that a script can
+    start the server on port 0 and read the port it got.
+*/
+template <class Session>
+int serve(const std::string& program, const std::string& address, const std::string& port,
+          Session session) {
+    asio::io_context ioc;
+    // One multiplexer: the UDP socket every connection shares, told apart by connection id.
+    utp::multiplexer mux(ioc, {asio::ip::make_address(address), parse_port(port)});
+    utp::acceptor acceptor(mux);
+    const auto local = acceptor.local_endpoint();
+    std::cout << program << ": listening on " << local.address() << " port " << local.port()
+              << std::endl;
+
+    int status = 0;
+    auto listen = [&]() -> asio::awaitable<void> {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (ec == asio::error::operation_aborted) co_return; // closed by the signal below
+            check(ec, "accept");
+            asio::co_spawn(ioc, session(std::move(socket)), report_errors(program));
+        }
+    };
+    // A server that no longer accepts is of no use: an accept error ends the program.
+    asio::co_spawn(ioc, listen(), [&](std::exception_ptr e) {
+        if (!e) return;
+        report_errors(program)(e);
+        status = 1;
+        ioc.stop();
+    });
+
+    // Keep-alive sessions may idle for a long time: on a signal, stop outright rather than
+    // wait for them; their coroutines are destroyed with the io_context.
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code, int) {
+        acceptor.close();
+        ioc.stop();
+    });
+    ioc.run();
+    return status;
+}
+
+} // namespace utp_example
+
+#endif
