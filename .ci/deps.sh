@@ -4,8 +4,10 @@ set -euo pipefail
 
 # libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes for clang; Debian 12 only
 # recommends it with clang, so name it.
+# python3-libtorrent and transmission-daemon are the peers of the interop tests
+# (test/interop: libtorrent-rasterbar 2.0.8 and Transmission 3.00 with libutp).
 packages=(build-essential cmake libboost1.81-dev libboost-test1.81-dev libssl-dev clang
-          libclang-rt-14-dev)
+          libclang-rt-14-dev python3-libtorrent transmission-daemon)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,9 @@ option(UTP_BUILD_BENCH "Build the benchmark programs (test/bench/; needs UTP_BUI
        ${UTP_IS_TOP_LEVEL})
 option(UTP_BUILD_FUZZERS
        "Build the libFuzzer targets (test/fuzz/; needs clang and UTP_BUILD_TESTS)" OFF)
+option(UTP_INTEROP_TESTS
+       "Register the interop tests (test/interop/: needs python3-libtorrent, transmission-daemon)"
+       ${UTP_IS_TOP_LEVEL})
 option(UTP_WITH_TLS "Build utp::ssl, Asio's SSL compiled once (needs OpenSSL)" ON)
 set(UTP_SANITIZE "" CACHE STRING
     "Sanitizers applied to every target, as for -fsanitize= (e.g. address,undefined)")

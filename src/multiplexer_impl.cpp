@@ -486,7 +486,7 @@ bool multiplexer_impl::drain_errors() {
             if (e.ee_origin == SO_EE_ORIGIN_ICMP || e.ee_origin == SO_EE_ORIGIN_ICMP6)
                 if (e.ee_errno == ECONNREFUSED || e.ee_errno == EHOSTUNREACH ||
                     e.ee_errno == ENETUNREACH)
-                    endpoint_.handle_unreachable(to_peer(to), now());
+                    endpoint_.handle_unreachable(to_peer(to), now(), e.ee_errno == ECONNREFUSED);
         }
     }
     return any;

@@ -488,8 +488,11 @@ void connection::note_reordered(std::uint16_t seq) noexcept {
     ++reorder_count_;
 }
 
-void connection::handle_unreachable() noexcept {
-    if (state_ == conn_state::syn_sent) fail(conn_error::refused);
+void connection::handle_unreachable(bool port_gone) noexcept {
+    if (state_ == conn_state::syn_sent)
+        fail(conn_error::refused);
+    else if (port_gone && !finished_)
+        fail(conn_error::reset);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -254,11 +254,11 @@ void endpoint::handle_timeout(instant now) {
     }
 }
 
-void endpoint::handle_unreachable(const peer_address& to, instant now) {
+void endpoint::handle_unreachable(const peer_address& to, instant now, bool port_gone) {
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
         slot& s = slots_[i];
         if (!s.conn || s.peer != to) continue;
-        s.conn->handle_unreachable();
+        s.conn->handle_unreachable(port_gone);
         after_io(i, now);
     }
 }

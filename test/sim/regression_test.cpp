@@ -157,4 +157,19 @@ BOOST_AUTO_TEST_CASE(linger_does_not_cut_off_buffered_data, *utf::timeout(120)) 
     BOOST_TEST(r.b.received == 1u << 20);
 }
 
+// A receiver whose sender's process died waited for the idle timeout (or, with requests
+// in flight, for eight retransmission timeouts: minutes), although the kernel had told it
+// at once, with ICMP "port unreachable" for its ACKs, that nothing was bound there any
+// more. libutp resets the connection on that; so do we. "Host unreachable" stays soft.
+BOOST_AUTO_TEST_CASE(port_unreachable_resets_an_established_connection) {
+    pair_net p(sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = p.connect();
+    p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), false);
+    BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::connected));
+    p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), true);
+    BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::failed));
+    BOOST_TEST((p.a.get(ha)->error() == proto::conn_error::reset));
+    BOOST_TEST((p.b.get(hb)->state() != proto::conn_state::failed)); // only A heard it
+}
+
 BOOST_AUTO_TEST_SUITE_END()

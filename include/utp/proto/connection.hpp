@@ -77,9 +77,12 @@ public:
     bool handle_packet(const packet& p, instant now);
 
     /** The path to the peer reported "unreachable" (an ICMP error). While connecting, that
-        refuses the connection; once established it is ignored, as TCP treats it as a soft
-        error (and an ICMP message is easy to forge). */
-    void handle_unreachable() noexcept;
+        refuses the connection. Once established, "port unreachable" (`port_gone`: no
+        socket is bound there any more, the peer's process died) resets it, as libutp
+        does, so a receiver learns of a dead sender from its next ACK instead of after the
+        idle timeout; "host/network unreachable" stays a soft error, as in TCP, since a
+        route may come back. */
+    void handle_unreachable(bool port_gone) noexcept;
 
     /// Run the timers that are due at `now`.
     void handle_timeout(instant now);

@@ -71,8 +71,9 @@ public:
 
     /// An ICMP error said `to` is unreachable: connections still connecting to it fail
     /// with `refused` (a dial to a port nobody listens on ends at once, not after the
-    /// SYN's retries).
-    void handle_unreachable(const peer_address& to, instant now);
+    /// SYN's retries); if `port_gone` (port unreachable: nothing is bound there any more),
+    /// established ones fail with `reset`. See connection::handle_unreachable.
+    void handle_unreachable(const peer_address& to, instant now, bool port_gone);
 
     // -- output --------------------------------------------------------------------------
 
