@@ -173,6 +173,23 @@ double mb_per_s(std::uint64_t bytes, steady::duration d) {
     return static_cast<double>(bytes) / 1e6 / std::chrono::duration<double>(d).count();
 }
 
+/// Our side's view of the connection and the port: what the peer's µTP made us do.
+std::string describe(const utp::proto::connection_stats& c, const utp::multiplexer_stats& m) {
+    std::ostringstream os;
+    os << "our connection: " << c.packets_sent << " packets sent, " << c.packets_received
+       << " received, " << c.retransmits << " retransmits (" << c.fast_retransmits << " fast), "
+       << c.timeouts << " timeouts, " << c.duplicate_packets << " duplicates, " << c.invalid_packets
+       << " invalid; rtt " << std::chrono::duration<double, std::milli>(c.rtt).count()
+       << " ms, cwnd " << c.cwnd << ", peer window " << c.peer_window << ", queuing delay "
+       << std::chrono::duration<double, std::milli>(c.queuing_delay).count()
+       << " ms. Port: dropped";
+    for (std::size_t r = 0; r < m.protocol.dropped.size(); ++r)
+        os << " " << utp::proto::to_string(static_cast<utp::proto::drop_reason>(r)) << "="
+           << m.protocol.dropped[r];
+    os << ", resets sent " << m.protocol.resets_sent;
+    return os.str();
+}
+
 const char* name_of(peer_kind kind) {
     return kind == peer_kind::libtorrent ? "libtorrent 2.0.8" : "Transmission 3.00";
 }
@@ -194,6 +211,7 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
     utp::socket sock(mux);
     std::vector<std::uint8_t> got;
     interop::transfer_report result;
+    utp::proto::connection_stats conn_stats;
     std::optional<steady::time_point> killed_at;
     steady::time_point t0{}, t1{};
     tasks t;
@@ -211,6 +229,7 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
             };
             result = co_await interop::download(sock, ws.t, got, opt);
             t1 = steady::now();
+            conn_stats = sock.stats();
             sock.close();
         },
         "download");
@@ -249,6 +268,7 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
                              << std::chrono::duration<double>(t1 - t0).count()
                              << " s from connection (peer id '" << result.peer_id << "', choked "
                              << result.chokes << "x)");
+    BOOST_TEST_MESSAGE(label << ": " << describe(conn_stats, mux.stats()));
     peer.close_stdin();
     BOOST_CHECK_EQUAL(peer.wait_exit(30s), 0);
 }
@@ -296,6 +316,7 @@ void they_download(peer_kind kind, const asio::ip::address& loopback) {
         ioc, [&] { return rep.done_seconds.has_value() || rep.ended || !rep.errors.empty(); }, 180s,
         label, t);
     const auto t1 = steady::now();
+    BOOST_TEST_MESSAGE(label << ": " << describe(sock.stats(), mux.stats()));
     BOOST_REQUIRE_MESSAGE(rep.done_seconds && rep.errors.empty(),
                           label << ": the peer did not complete" << rep.tail_text());
     check_utp_only(rep, label.c_str());
