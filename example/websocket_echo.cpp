@@ -111,34 +111,28 @@ awaitable<int> exchange(websocket::stream<NextLayer>& ws, const utp_example::com
     co_return status;
 }
 
-/// The whole client; never throws (see utp_example::within).
+/// The whole client; returns the exit status.
 awaitable<int> client(utp_example::command_line cl) {
-    try {
-        const std::string& host = cl.args[0];
-        const std::string name = cl.host.empty() ? host : cl.host;
-        const auto peer = co_await utp_example::resolve(host, cl.args[1]);
-        auto ex = co_await asio::this_coro::executor;
-        const std::string where = host + " port " + cl.args[1];
-        if (!cl.tls) {
-            websocket::stream<utp::socket> ws(ex);
-            auto [ec] = co_await ws.next_layer().async_connect(peer, as_tuple(use_awaitable));
-            check(ec, "connect to " + where);
-            co_return co_await exchange(ws, cl, name);
-        }
-        ssl::context ctx = utp_example::client_context(cl);
-        websocket::stream<ssl::stream<utp::socket>> ws(ex, ctx);
-        utp_example::set_server_name(ws.next_layer(), name, cl.insecure);
-        auto [ec] =
-            co_await beast::get_lowest_layer(ws).async_connect(peer, as_tuple(use_awaitable));
+    const std::string& host = cl.args[0];
+    const std::string name = cl.host.empty() ? host : cl.host;
+    const auto peer = co_await utp_example::resolve(host, cl.args[1]);
+    auto ex = co_await asio::this_coro::executor;
+    const std::string where = host + " port " + cl.args[1];
+    if (!cl.tls) {
+        websocket::stream<utp::socket> ws(ex);
+        auto [ec] = co_await ws.next_layer().async_connect(peer, as_tuple(use_awaitable));
         check(ec, "connect to " + where);
-        std::tie(ec) = co_await ws.next_layer().async_handshake(ssl::stream_base::client,
-                                                                as_tuple(use_awaitable));
-        check(ec, "TLS handshake with " + name);
         co_return co_await exchange(ws, cl, name);
-    } catch (const std::exception& e) {
-        std::cerr << "websocket_echo: " << e.what() << "\n";
-        co_return 1;
     }
+    ssl::context ctx = utp_example::client_context(cl);
+    websocket::stream<ssl::stream<utp::socket>> ws(ex, ctx);
+    utp_example::set_server_name(ws.next_layer(), name, cl.insecure);
+    auto [ec] = co_await beast::get_lowest_layer(ws).async_connect(peer, as_tuple(use_awaitable));
+    check(ec, "connect to " + where);
+    std::tie(ec) =
+        co_await ws.next_layer().async_handshake(ssl::stream_base::client, as_tuple(use_awaitable));
+    check(ec, "TLS handshake with " + name);
+    co_return co_await exchange(ws, cl, name);
 }
 
 int main(int argc, char** argv) {

@@ -44,7 +44,7 @@ inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
 }
 
 /** Await `op` unless `d` passes first; then `op` is cancelled and the result is
-    `timed_out`. `op` must report errors in its result (`asio::as_tuple`), not throw:
+    `timed_out`. `op` reports errors in its result (`asio::as_tuple`) rather than throwing:
     `a || b` waits for the first to *succeed*, so a throwing `op` would wait for the timer.
 
     @code
@@ -80,19 +80,34 @@ inline asio::awaitable<asio::ip::udp::endpoint> resolve(const std::string& host,
 }
 
 /** Run a client to completion on a fresh io_context, or give up after `limit`.
-    `client` returns the exit status and must not throw (see `within`). */
+    `client` returns the exit status; an exception it throws is reported, status 1. */
 inline int run_client(const std::string& program, asio::awaitable<int> client,
                       std::chrono::steady_clock::duration limit) {
+    // `a || b` waits for the first to *succeed*: a client that throws must not wait for
+    // the deadline, so its exception is kept aside and it "succeeds" with status 1.
+    std::exception_ptr error;
+    auto guarded = [](asio::awaitable<int> c, std::exception_ptr& error) -> asio::awaitable<int> {
+        try {
+            co_return co_await std::move(c);
+        } catch (...) {
+            error = std::current_exception();
+            co_return 1;
+        }
+    };
+
     asio::io_context ioc;
     int status = 1;
-    asio::co_spawn(ioc, std::move(client) || sleep_for(limit),
-                   [&](std::exception_ptr e, std::variant<int, std::monostate> r) {
-                       if (e)
-                           report_errors(program)(e);
-                       else if (r.index() == 1)
+    asio::co_spawn(ioc, guarded(std::move(client), error) || sleep_for(limit),
+                   [&](std::exception_ptr, std::variant<int, std::monostate> r) {
+                       if (r.index() == 1) {
                            std::cerr << program << ": timed out\n";
-                       else
-                           status = std::get<0>(r);
+                           // Stop at once: a graceful close would linger while the peer
+                           // still sends (up to the linger time, ~30 s).
+                           ioc.stop();
+                           return;
+                       }
+                       status = std::get<0>(r);
+                       if (error) report_errors(program)(error);
                    });
     ioc.run();
     return status;
