@@ -31,6 +31,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -129,7 +130,7 @@ awaitable<void> session(utp::socket socket, ssl::context& ctx) {
 
     auto [ec] = co_await within(
         10s, stream.async_handshake(ssl::stream_base::server, as_tuple(use_awaitable)));
-    check(ec, "TLS handshake with " + peer);
+    check(ec, "TLS handshake");
 
     beast::flat_buffer buffer;
     for (;;) {
@@ -138,7 +139,7 @@ awaitable<void> session(utp::socket socket, ssl::context& ctx) {
             idle_timeout, http::async_read(stream, buffer, req, as_tuple(use_awaitable)));
         // end_of_stream: the client's close_notify between requests, the normal ending.
         if (read_ec == http::error::end_of_stream || read_ec == asio::error::timed_out) break;
-        check(read_ec, "request from " + peer);
+        check(read_ec, "request");
         std::cout << peer << " " << req.method_string() << " " << req.target() << std::endl;
         co_await respond(stream, req, peer);
         if (!req.keep_alive()) break;
@@ -146,7 +147,7 @@ awaitable<void> session(utp::socket socket, ssl::context& ctx) {
 
     // close_notify both ways, so the client knows the responses were complete.
     std::tie(ec) = co_await within(10s, stream.async_shutdown(as_tuple(use_awaitable)));
-    check(ec, "TLS shutdown with " + peer);
+    check(ec, "TLS shutdown");
 } // the µTP connection closes gracefully here
 
 int main(int argc, char** argv) {

@@ -16,6 +16,8 @@
 #include <chrono>
 #include <exception>
 #include <iostream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -32,9 +34,10 @@ namespace utp_example {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
-/// Throw `ec` as `what: message`, so that every error says what was being done.
+/// Throw `ec` as "what: message", so that every error says what was being done (and
+/// not where in Boost it was found, as system_error's text does).
 inline void check(const boost::system::error_code& ec, const std::string& what) {
-    if (ec) throw boost::system::system_error(ec, what);
+    if (ec) throw std::runtime_error(what + ": " + ec.message());
 }
 
 /// Completes after `d`.
@@ -136,7 +139,11 @@ int serve(const std::string& program, const std::string& address, const std::str
             auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return; // closed by the signal below
             check(ec, "accept");
-            asio::co_spawn(ioc, session(std::move(socket)), report_errors(program));
+            // Errors of a session name its peer: "program: 127.0.0.1:5555: what".
+            boost::system::error_code ignored; // not to end the server, should it be gone
+            std::ostringstream who;
+            who << program << ": " << socket.remote_endpoint(ignored);
+            asio::co_spawn(ioc, session(std::move(socket)), report_errors(who.str()));
         }
     };
     // A server that no longer accepts is of no use: an accept error ends the program.
