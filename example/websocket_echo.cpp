@@ -77,6 +77,8 @@ awaitable<void> tls_session(utp::socket socket, ssl::context& ctx) {
 
 int server(const utp_example::command_line& cl) {
     if (cl.args.size() != 2) throw utp_example::usage_error("expected ADDRESS PORT");
+    if (!cl.tls && (!cl.cert.empty() || !cl.write_cert.empty()))
+        throw utp_example::usage_error("--cert, --key and --write-cert go with --tls");
     if (!cl.tls) return utp_example::serve("websocket_echo", cl.args[0], cl.args[1], plain_session);
     ssl::context ctx = utp_example::server_context(cl);
     return utp_example::serve("websocket_echo", cl.args[0], cl.args[1],
@@ -145,6 +147,8 @@ int main(int argc, char** argv) {
             auto cl = utp_example::parse_command_line(
                 argc, argv, 2, {"--tls", "--ca", "--insecure", "--host", "--binary", "--timeout"});
             if (cl.args.size() < 3) throw utp_example::usage_error("expected HOST PORT MESSAGE...");
+            if (!cl.tls && (cl.insecure || !cl.ca.empty()))
+                throw utp_example::usage_error("--ca and --insecure go with --tls");
             const auto limit = cl.timeout;
             return utp_example::run_client("websocket_echo", client(std::move(cl)), limit);
         }
