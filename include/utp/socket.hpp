@@ -35,7 +35,9 @@ class basic_acceptor;
 
     Closing (or destroying) the socket is graceful, like closing a TCP socket: data already
     written and the FIN still go out; the connection lingers in the multiplexer until its
-    FIN exchange completes or it stops making progress for the linger time.
+    FIN exchange completes or it stops making progress for the linger time. Also as in
+    TCP, closing with received data still unread, or receiving new data after the close,
+    aborts the connection with RESET (the peer gets `connection_reset`).
 
     @par Thread Safety
     Distinct objects: Safe.@n

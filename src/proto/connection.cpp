@@ -413,6 +413,12 @@ void connection::process_data(const packet& p, instant now) {
     }
     const std::size_t len = p.payload.size();
     stats_.bytes_received += len;
+    if (discard_input_ && len > 0) {
+        // New data for a closed handle: nobody will read it. Reset, as TCP does (RFC 1122
+        // §4.2.2.13), instead of lingering while the peer keeps sending into the void.
+        abort();
+        return;
+    }
     if (d == 1) {
         if (!discard_input_ && len > rcv_buf_.free()) {
             // No room: drop it, and tell the peer our window.
@@ -649,6 +655,12 @@ void connection::shutdown_send() noexcept {
 
 void connection::close(instant now) noexcept {
     if (state_ == conn_state::failed || finished_) return;
+    // Closing with unread input aborts, as in TCP: the peer learns at once that what it
+    // sent was not consumed, and nothing lingers waiting for it to stop sending.
+    if (rcv_buf_.size() > 0 || reorder_bytes_ > 0) {
+        abort();
+        return;
+    }
     // Like a TCP close: what was written is still delivered (even if the handshake is not
     // done yet), then FIN; the linger bound caps how long that may take.
     shutdown_send();

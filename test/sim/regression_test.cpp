@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 using namespace utp;
 using namespace std::chrono_literals;
@@ -170,6 +171,53 @@ BOOST_AUTO_TEST_CASE(port_unreachable_resets_an_established_connection) {
     BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::failed));
     BOOST_TEST((p.a.get(ha)->error() == proto::conn_error::reset));
     BOOST_TEST((p.b.get(hb)->state() != proto::conn_state::failed)); // only A heard it
+}
+
+// Closing with unread input lingered: the closed side discarded and ACKed whatever kept
+// arriving, so a peer that went on sending (an HTTP client's next request, a BitTorrent
+// peer's pieces) kept both sides busy for the whole linger time, and its process alive.
+// Now, as in TCP, the close aborts: the peer's connection is reset at once.
+BOOST_AUTO_TEST_CASE(close_with_unread_input_resets) {
+    pair_net p(sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = p.connect();
+    const std::vector<std::uint8_t> data(3000, 7);
+    BOOST_TEST(p.a.write(ha, data) == data.size());
+    p.net.run_for(200ms);
+    BOOST_TEST_REQUIRE(p.b.get(hb)->readable() > 0u);
+    p.b.release(hb);
+    p.net.run_for(200ms);
+    BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::failed));
+    BOOST_TEST((p.a.get(ha)->error() == proto::conn_error::reset));
+}
+
+// The same for data that arrives after a clean close (nothing unread at the time).
+BOOST_AUTO_TEST_CASE(data_after_close_resets) {
+    pair_net p(sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = p.connect();
+    p.net.run_for(100ms);
+    p.b.release(hb); // nothing unread: a graceful FIN
+    const std::vector<std::uint8_t> data(3000, 7);
+    BOOST_TEST(p.a.write(ha, data) == data.size()); // crosses B's FIN
+    p.net.run_for(500ms);
+    BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::failed));
+    BOOST_TEST((p.a.get(ha)->error() == proto::conn_error::reset));
+}
+
+// A close after reading everything stays graceful: FIN both ways, no RESET.
+BOOST_AUTO_TEST_CASE(close_after_reading_everything_is_graceful) {
+    pair_net p(sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = p.connect();
+    const std::vector<std::uint8_t> data(3000, 7);
+    BOOST_TEST(p.a.write(ha, data) == data.size());
+    p.a.shutdown_send(ha);
+    p.net.run_for(200ms);
+    std::vector<std::uint8_t> in(4096);
+    BOOST_TEST(p.b.read(hb, in) == data.size());
+    BOOST_TEST(p.b.get(hb)->eof());
+    p.b.release(hb);
+    p.net.run_for(500ms);
+    BOOST_TEST((p.a.get(ha)->state() != proto::conn_state::failed));
+    BOOST_TEST(p.a.get(ha)->eof());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -110,8 +110,9 @@ public:
     /// Send FIN after the queued data (half-close). Writing afterwards is an error.
     void shutdown_send() noexcept;
 
-    /// The handle is gone: finish sending, send FIN, discard further input, and linger
-    /// at most `linger_timeout` for the FIN exchange.
+    /// The handle is gone: finish sending, send FIN, and linger at most `linger_timeout`
+    /// for the FIN exchange. As in TCP, unread input at the close, or new data arriving
+    /// after it, aborts instead (RESET): nobody is left to read it.
     void close(instant now) noexcept;
 
     /// Abort: send RESET and fail with `aborted`.
