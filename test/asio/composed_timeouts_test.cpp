@@ -296,12 +296,8 @@ BOOST_AUTO_TEST_CASE(healthy_after_timeout, *utf::timeout(60)) {
         "client");
     require_run_until(
         env.ioc, [&] { return t.all_done(); }, 20s, "second connection", t);
-    BOOST_REQUIRE(server_end && close_result);
-    BOOST_TEST(!*close_result, close_result->message());
-    BOOST_TEST(*server_end == error_code(websocket::error::closed), server_end->message());
-    BOOST_TEST(!beast::get_lowest_layer(client).is_open());
-    BOOST_TEST(!beast::get_lowest_layer(server).is_open());
-    require_run_returns(env.ioc, 10s, "after the second connection");
+    require_clean_client_close(env.ioc, close_result, server_end, client, server,
+                               "the second connection");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

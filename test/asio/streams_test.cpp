@@ -17,6 +17,18 @@ struct loopback_pair {
     utp::acceptor acc{ioc, loopback_v4()};
     utp::multiplexer client_mux{ioc, loopback_v4()};
     udp::endpoint server() const { return acc.local_endpoint(); }
+
+    /// Run a server and a client coroutine to their end (20 s at most), then require that
+    /// the io_context runs out of work: both connections finished, nothing left pending.
+    template <class Server, class Client>
+    void run(Server server, Client client, const std::string& what) {
+        tasks t;
+        t.spawn(ioc, std::move(server), "server");
+        t.spawn(ioc, std::move(client), "client");
+        require_run_until(
+            ioc, [&] { return t.all_done(); }, 20s, what, t);
+        require_run_returns(ioc, 10s, what);
+    }
 };
 
 /// Read once, expecting `expected` (an error, nothing read).
@@ -77,19 +89,14 @@ BOOST_AUTO_TEST_CASE(acceptor_speaks_first, *utf::timeout(60)) {
 // which the server sends only after it has read the client's eof.
 BOOST_AUTO_TEST_CASE(client_shuts_down_first, *utf::timeout(60)) {
     loopback_pair env;
-    tasks t;
     const std::uint64_t req = 100 * 1024, resp = 700 * 1024;
-    t.spawn(
-        env.ioc,
+    env.run(
         [&]() -> asio::awaitable<void> {
             utp::socket s = co_await env.acc.async_accept(asio::use_awaitable);
             co_await receive_pattern(s, 501, req); // to eof
             co_await expect_read_error(s, asio::error::eof, "eof is sticky");
             co_await send_pattern(s, 502, resp); // after the peer's FIN
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             utp::socket c(env.client_mux);
             co_await c.async_connect(env.server(), asio::use_awaitable);
@@ -100,63 +107,44 @@ BOOST_AUTO_TEST_CASE(client_shuts_down_first, *utf::timeout(60)) {
                    "write after shutdown_send: " << ec.message());
             co_await receive_pattern(c, 502, resp);
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, "client shuts down first", t);
-    require_run_returns(env.ioc, 10s, "client shuts down first");
+        "client shuts down first");
 }
 
 // The reverse: the server sends and shuts down right away; the client reads to eof, then
 // sends its own data, which the server still reads in full.
 BOOST_AUTO_TEST_CASE(server_shuts_down_first, *utf::timeout(60)) {
     loopback_pair env;
-    tasks t;
     const std::uint64_t greeting = 100 * 1024, upload = 700 * 1024;
-    t.spawn(
-        env.ioc,
+    env.run(
         [&]() -> asio::awaitable<void> {
             utp::socket s = co_await env.acc.async_accept(asio::use_awaitable);
             co_await send_pattern(s, 601, greeting); // then shutdown_send
             co_await receive_pattern(s, 602, upload);
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             utp::socket c(env.client_mux);
             co_await c.async_connect(env.server(), asio::use_awaitable);
             co_await receive_pattern(c, 601, greeting);
             co_await send_pattern(c, 602, upload);
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, "server shuts down first", t);
-    require_run_returns(env.ioc, 10s, "server shuts down first");
+        "server shuts down first");
 }
 
 // Both shut down at once while data is still flowing both ways.
 BOOST_AUTO_TEST_CASE(both_shut_down_while_sending, *utf::timeout(60)) {
     loopback_pair env;
-    tasks t;
     const std::uint64_t a = 400 * 1024, b = 300 * 1024 + 17;
-    t.spawn(
-        env.ioc,
+    env.run(
         [&]() -> asio::awaitable<void> {
             utp::socket s = co_await env.acc.async_accept(asio::use_awaitable);
             co_await (send_pattern(s, 701, a) && receive_pattern(s, 702, b));
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             utp::socket c(env.client_mux);
             co_await c.async_connect(env.server(), asio::use_awaitable);
             co_await (send_pattern(c, 702, b) && receive_pattern(c, 701, a));
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, "both shut down", t);
-    require_run_returns(env.ioc, 10s, "both shut down");
+        "both shut down");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -166,29 +154,21 @@ BOOST_AUTO_TEST_SUITE(errors)
 // A graceful close right after writing: the reader gets every byte, then eof.
 BOOST_AUTO_TEST_CASE(peer_close_gives_eof, *utf::timeout(60)) {
     loopback_pair env;
-    tasks t;
     const std::uint64_t size = 600 * 1024;
-    t.spawn(
-        env.ioc,
+    env.run(
         [&]() -> asio::awaitable<void> {
             utp::socket s = co_await env.acc.async_accept(asio::use_awaitable);
             co_await send_pattern(s, 801, size, /*shutdown=*/false);
             s.close(); // most of it is still in the send buffer
             EXPECT(!s.is_open(), "open after close()");
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             utp::socket c(env.client_mux);
             co_await c.async_connect(env.server(), asio::use_awaitable);
             co_await receive_pattern(c, 801, size);
             co_await expect_read_error(c, asio::error::eof, "after eof");
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, "close gives eof", t);
-    require_run_returns(env.ioc, 10s, "close gives eof");
+        "close gives eof");
 }
 
 // abort(): the peer's pending read fails with connection_reset, and so do later operations;

@@ -15,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <optional>
 #include <string>
 
 namespace utp_test {
@@ -140,6 +141,22 @@ asio::awaitable<error_code> ws_echo(WS& ws) {
         co_await ws.async_write(buf.data(), asio::use_awaitable);
         buf.consume(n);
     }
+}
+
+/// After a close the client started: its async_close succeeded, the server's pending read
+/// ended with websocket::error::closed, teardown closed both µTP sockets, and the
+/// io_context runs out of work (nothing left behind).
+template <class WS>
+void require_clean_client_close(asio::io_context& ioc,
+                                const std::optional<error_code>& close_result,
+                                const std::optional<error_code>& server_end, WS& client, WS& server,
+                                const std::string& what) {
+    BOOST_REQUIRE(server_end && close_result);
+    BOOST_TEST(!*close_result, what << ": async_close: " << close_result->message());
+    BOOST_TEST(*server_end == error_code(websocket::error::closed), server_end->message());
+    BOOST_TEST(!beast::get_lowest_layer(client).is_open());
+    BOOST_TEST(!beast::get_lowest_layer(server).is_open());
+    require_run_returns(ioc, 10s, "after " + what);
 }
 
 } // namespace utp_test

@@ -296,12 +296,8 @@ void suggested_timeouts() {
         "client");
     require_run_until(
         env.ioc, [&] { return t.all_done(); }, 60s, "with timeouts", t);
-    BOOST_REQUIRE(server_end && close_result);
-    BOOST_TEST(!*close_result, close_result->message());
-    BOOST_TEST(*server_end == error_code(websocket::error::closed), server_end->message());
-    BOOST_TEST(!beast::get_lowest_layer(server).is_open());
-    BOOST_TEST(!beast::get_lowest_layer(client).is_open());
-    require_run_returns(env.ioc, 10s, "after the close with timeouts");
+    require_clean_client_close(env.ioc, close_result, server_end, client, server,
+                               "the close with timeouts");
 }
 
 template <class Next>
