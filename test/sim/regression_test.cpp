@@ -16,31 +16,20 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-struct pair_net {
-    sim::network net;
-    sim::node& a;
-    sim::node& b;
-    explicit pair_net(const sim::link_config& l, std::uint64_t seed = 1,
-                      const proto::settings& s = {})
-        : net(seed), a(net.add_node(sim::address(1), s)), b(net.add_node(sim::address(2), s)) {
-        net.link(a, b, l);
-    }
-
-    /// Connect A to B and wait until both sides hold their connection.
-    std::pair<proto::connection_handle, proto::connection_handle> connect() {
-        b.listen(true);
-        const auto ha = a.connect(b);
-        std::optional<proto::connection_handle> hb;
-        const auto r = net.run_until(
-            [&] {
-                if (!hb) hb = b.accept();
-                return hb && a.get(ha)->state() == proto::conn_state::connected;
-            },
-            10s);
-        BOOST_TEST_REQUIRE(static_cast<bool>(r), "connect: " << r);
-        return {ha, *hb};
-    }
-};
+/// Connect A to B and wait until both sides hold their connection.
+std::pair<proto::connection_handle, proto::connection_handle> connect(sim::two_nodes& p) {
+    p.b.listen(true);
+    const auto ha = p.a.connect(p.b);
+    std::optional<proto::connection_handle> hb;
+    const auto r = p.net.run_until(
+        [&] {
+            if (!hb) hb = p.b.accept();
+            return hb && p.a.get(ha)->state() == proto::conn_state::connected;
+        },
+        10s);
+    BOOST_TEST_REQUIRE(static_cast<bool>(r), "connect: " << r);
+    return {ha, *hb};
+}
 
 } // namespace
 
@@ -51,8 +40,8 @@ BOOST_AUTO_TEST_SUITE(core_regressions)
 // until poll_transmit sent the ACK, so the endpoint's timer loop re-queued it at `now`
 // endlessly. One DATA packet (an odd count, no FIN behind it) is enough.
 BOOST_AUTO_TEST_CASE(delayed_ack_timer_does_not_spin, *utf::timeout(20)) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     const std::uint8_t byte = 42;
     BOOST_TEST(p.a.write(ha, {&byte, 1}) == 1u);
     p.net.run_for(1s);
@@ -63,8 +52,8 @@ BOOST_AUTO_TEST_CASE(delayed_ack_timer_does_not_spin, *utf::timeout(20)) {
 // The same spin with the keepalive: after `keepalive_interval` of silence the keepalive
 // was due, but next_timeout() kept returning last_send + keepalive_interval (≤ now).
 BOOST_AUTO_TEST_CASE(keepalive_timer_does_not_spin, *utf::timeout(20)) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     auto keepalives = std::make_shared<std::uint64_t>(0);
     p.net.add_filter(sim::count_into(sim::match{.type = proto::packet_type::state}, keepalives));
     p.net.run_for(100s);
@@ -79,7 +68,8 @@ BOOST_AUTO_TEST_CASE(keepalive_timer_does_not_spin, *utf::timeout(20)) {
 // every packet acknowledged, phantom bytes in flight above its window, no timer armed:
 // a permanent stall. Trigger: lose one DATA packet and its fast retransmission.
 BOOST_AUTO_TEST_CASE(acknowledged_lost_packet_is_not_resent, *utf::timeout(60)) {
-    pair_net p(sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
+    sim::two_nodes p(
+        1, sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
     int data_packets = 0, dropped = 0;
     std::optional<std::uint16_t> victim;
     p.net.add_filter([&](sim::datagram_view& v) {
@@ -106,7 +96,8 @@ BOOST_AUTO_TEST_CASE(acknowledged_lost_packet_is_not_resent, *utf::timeout(60)) 
 // the FIN (its ack_nr stays at FIN − 1 in everything it sends), so the acceptor resends
 // the FIN on timeout, seconds later, for no reason.
 BOOST_AUTO_TEST_CASE(fin_taken_as_syn_ack_is_acknowledged, *utf::timeout(60)) {
-    pair_net p(sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
+    sim::two_nodes p(
+        1, sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
     p.net.add_filter(sim::drop_first(sim::match{.from = &p.b}, 2));
     auto fins = std::make_shared<std::uint64_t>(0);
     p.net.add_filter(
@@ -124,7 +115,8 @@ BOOST_AUTO_TEST_CASE(fin_taken_as_syn_ack_is_acknowledged, *utf::timeout(60)) {
 // RESET, so the peer, which had delivered and received everything, failed or vanished
 // instead of closing. (Made deterministic by also losing the first ACK of that FIN.)
 BOOST_AUTO_TEST_CASE(lost_ack_of_fin_does_not_reset_the_peer, *utf::timeout(60)) {
-    pair_net p(sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
+    sim::two_nodes p(
+        1, sim::link_config{.delay = 10ms, .rate_bps = 10'000'000, .queue_bytes = 100'000});
     p.net.add_filter(sim::drop_first(sim::match{.from = &p.b}, 2));
     std::optional<std::uint16_t> fin;
     bool dropped_ack = false;
@@ -151,7 +143,8 @@ BOOST_AUTO_TEST_CASE(lost_ack_of_fin_does_not_reset_the_peer, *utf::timeout(60))
 // receiver was left waiting for bytes and a FIN that never came.
 BOOST_AUTO_TEST_CASE(linger_does_not_cut_off_buffered_data, *utf::timeout(120)) {
     // 1 MiB at 200 kbit/s takes about 42 s, longer than the default 30 s linger.
-    pair_net p(sim::link_config{.delay = 20ms, .rate_bps = 200'000, .queue_bytes = 20'000});
+    sim::two_nodes p(1,
+                     sim::link_config{.delay = 20ms, .rate_bps = 200'000, .queue_bytes = 20'000});
     const auto r = sim::run_transfer(p.net, p.a, p.b,
                                      sim::transfer_options{.bytes = 1 << 20, .time_limit = 300s});
     BOOST_TEST(r.ok, r.summary());
@@ -163,8 +156,8 @@ BOOST_AUTO_TEST_CASE(linger_does_not_cut_off_buffered_data, *utf::timeout(120)) 
 // at once, with ICMP "port unreachable" for its ACKs, that nothing was bound there any
 // more. libutp resets the connection on that; so do we. "Host unreachable" stays soft.
 BOOST_AUTO_TEST_CASE(port_unreachable_resets_an_established_connection) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), false);
     BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::connected));
     p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), true);
@@ -178,8 +171,8 @@ BOOST_AUTO_TEST_CASE(port_unreachable_resets_an_established_connection) {
 // peer's pieces) kept both sides busy for the whole linger time, and its process alive.
 // Now, as in TCP, the close aborts: the peer's connection is reset at once.
 BOOST_AUTO_TEST_CASE(close_with_unread_input_resets) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     const std::vector<std::uint8_t> data(3000, 7);
     BOOST_TEST(p.a.write(ha, data) == data.size());
     p.net.run_for(200ms);
@@ -192,8 +185,8 @@ BOOST_AUTO_TEST_CASE(close_with_unread_input_resets) {
 
 // The same for data that arrives after a clean close (nothing unread at the time).
 BOOST_AUTO_TEST_CASE(data_after_close_resets) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     p.net.run_for(100ms);
     p.b.release(hb); // nothing unread: a graceful FIN
     const std::vector<std::uint8_t> data(3000, 7);
@@ -205,8 +198,8 @@ BOOST_AUTO_TEST_CASE(data_after_close_resets) {
 
 // A close after reading everything stays graceful: FIN both ways, no RESET.
 BOOST_AUTO_TEST_CASE(close_after_reading_everything_is_graceful) {
-    pair_net p(sim::link_config{.delay = 10ms});
-    const auto [ha, hb] = p.connect();
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    const auto [ha, hb] = connect(p);
     const std::vector<std::uint8_t> data(3000, 7);
     BOOST_TEST(p.a.write(ha, data) == data.size());
     p.a.shutdown_send(ha);

@@ -12,19 +12,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-struct pair_net {
-    sim::network net;
-    sim::node& a;
-    sim::node& b;
-    explicit pair_net(std::uint64_t seed, const sim::link_config& l,
-                      sim::instant start = sim::instant{}, const proto::settings& s = {})
-        : net(seed, start), a(net.add_node(sim::address(1), s)),
-          b(net.add_node(sim::address(2), s)) {
-        net.link(a, b, l);
-    }
-};
-
-sim::transfer_result check(pair_net& p, const sim::transfer_options& o) {
+sim::transfer_result check(sim::two_nodes& p, const sim::transfer_options& o) {
     auto r = sim::run_transfer(p.net, p.a, p.b, o);
     BOOST_TEST_MESSAGE(r.summary());
     BOOST_TEST(r.ok, r.summary());
@@ -50,40 +38,42 @@ BOOST_AUTO_TEST_CASE(byte_stream_is_seekable, *utf::timeout(60)) {
 }
 
 BOOST_AUTO_TEST_CASE(one_byte, *utf::timeout(60)) {
-    pair_net p(1, sim::link_config{.delay = 10ms});
+    sim::two_nodes p(1, sim::link_config{.delay = 10ms});
     check(p, sim::transfer_options{.bytes = 1});
 }
 
 BOOST_AUTO_TEST_CASE(one_mebibyte_clean_path, *utf::timeout(60)) {
-    pair_net p(2, sim::link_config{.delay = 10ms, .rate_bps = 20'000'000, .queue_bytes = 500'000});
+    sim::two_nodes p(
+        2, sim::link_config{.delay = 10ms, .rate_bps = 20'000'000, .queue_bytes = 500'000});
     const auto r = check(p, sim::transfer_options{.bytes = 1 << 20});
     BOOST_TEST(r.retransmits() == 0u);
     BOOST_TEST(r.goodput_bps > 10e6);
 }
 
 BOOST_AUTO_TEST_CASE(bidirectional, *utf::timeout(60)) {
-    pair_net p(3, sim::link_config{.delay = 5ms, .rate_bps = 50'000'000, .queue_bytes = 150'000});
+    sim::two_nodes p(
+        3, sim::link_config{.delay = 5ms, .rate_bps = 50'000'000, .queue_bytes = 150'000});
     const auto r = check(p, sim::transfer_options{.bytes = 2 << 20, .reverse_bytes = 3 << 20});
     BOOST_TEST(r.a.received == 3u << 20);
     BOOST_TEST(r.b.received == 2u << 20);
 }
 
 BOOST_AUTO_TEST_CASE(lossy_bidirectional, *utf::timeout(60)) {
-    pair_net p(4, sim::link_config{.delay = 20ms,
-                                   .jitter = 5ms,
-                                   .rate_bps = 10'000'000,
-                                   .queue_bytes = 60'000,
-                                   .loss = 0.03,
-                                   .reorder = 0.02,
-                                   .duplicate = 0.02,
-                                   .corrupt = 0.01});
+    sim::two_nodes p(4, sim::link_config{.delay = 20ms,
+                                         .jitter = 5ms,
+                                         .rate_bps = 10'000'000,
+                                         .queue_bytes = 60'000,
+                                         .loss = 0.03,
+                                         .reorder = 0.02,
+                                         .duplicate = 0.02,
+                                         .corrupt = 0.01});
     check(p, sim::transfer_options{.bytes = 1 << 20, .reverse_bytes = 1 << 19});
 }
 
 BOOST_AUTO_TEST_CASE(across_the_32_bit_microsecond_wrap, *utf::timeout(60)) {
     const sim::instant start{sim::duration{(std::int64_t{1} << 32) - 5'000'000}};
-    pair_net p(5, sim::link_config{.delay = 25ms, .rate_bps = 10'000'000, .queue_bytes = 250'000},
-               start);
+    sim::two_nodes p(
+        5, sim::link_config{.delay = 25ms, .rate_bps = 10'000'000, .queue_bytes = 250'000}, start);
     const auto r = check(p, sim::transfer_options{.bytes = 16 << 20});
     BOOST_TEST(r.elapsed > 10s); // the wrap fell in the middle of the transfer
     BOOST_TEST(r.goodput_bps > 7e6);
@@ -91,12 +81,12 @@ BOOST_AUTO_TEST_CASE(across_the_32_bit_microsecond_wrap, *utf::timeout(60)) {
 
 BOOST_AUTO_TEST_CASE(a_whole_run_is_deterministic, *utf::timeout(60)) {
     auto run = [](std::uint64_t seed) {
-        pair_net p(seed, sim::link_config{.delay = 15ms,
-                                          .jitter = 3ms,
-                                          .rate_bps = 20'000'000,
-                                          .queue_bytes = 40'000,
-                                          .loss = 0.02,
-                                          .reorder = 0.01});
+        sim::two_nodes p(seed, sim::link_config{.delay = 15ms,
+                                                .jitter = 3ms,
+                                                .rate_bps = 20'000'000,
+                                                .queue_bytes = 40'000,
+                                                .loss = 0.02,
+                                                .reorder = 0.01});
         return sim::run_transfer(p.net, p.a, p.b, sim::transfer_options{.bytes = 1 << 20});
     };
     const auto x = run(77), y = run(77);

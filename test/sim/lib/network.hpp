@@ -433,6 +433,19 @@ private:
     network_stats stats_;
 };
 
+/// The network of most tests: node A (address 1) and node B (address 2), one link.
+struct two_nodes {
+    network net;
+    node& a;
+    node& b;
+
+    explicit two_nodes(std::uint64_t seed, const link_config& l, instant start = instant{},
+                       const proto::settings& s = {})
+        : net(seed, start), a(net.add_node(address(1), s)), b(net.add_node(address(2), s)) {
+        net.link(a, b, l);
+    }
+};
+
 // -- filter helpers ----------------------------------------------------------------------
 
 /// What a datagram must look like to match (unset fields match anything).
