@@ -247,7 +247,11 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
                                  << std::chrono::duration<double>(*killed_at - t0).count()
                                  << " s; our side reported an error " << after
                                  << " s later: " << failures.front());
-        BOOST_CHECK_MESSAGE(after < 30.0, label << ": the error took " << after << " s");
+        // Usually one retransmission timeout: our requests in flight draw ICMP port
+        // unreachable, which resets the connection. If the peer had acknowledged them all
+        // before it died, nothing is in flight and the first probe is the keepalive after
+        // 29 s of silence: the bound covers that case too.
+        BOOST_CHECK_MESSAGE(after < 40.0, label << ": the error took " << after << " s");
         sock.close();
         require_run_returns(ioc, 10s, label);
         return;
