@@ -243,6 +243,18 @@ inline void require_run_returns(asio::io_context& ioc, steady::duration limit,
                             << std::chrono::duration<double>(steady::now() - t0).count() << " s");
 }
 
+/// Spawn a server and a client coroutine (function objects returning awaitables) and run
+/// `ioc` until both have ended, failing the test on a failure of either or after `limit`.
+template <class Server, class Client>
+void run_server_and_client(asio::io_context& ioc, Server server, Client client,
+                           steady::duration limit, const std::string& what) {
+    tasks t;
+    t.spawn(ioc, std::move(server), "server");
+    t.spawn(ioc, std::move(client), "client");
+    require_run_until(
+        ioc, [&] { return t.all_done(); }, limit, what, t);
+}
+
 /// Wait (bounded) for a future and return its value; EXPECT-fails if it is not ready.
 template <class Future>
 auto get(Future&& f, steady::duration limit, const char* what) {

@@ -273,13 +273,7 @@ BOOST_AUTO_TEST_CASE(healthy_after_timeout, *utf::timeout(60)) {
     std::optional<error_code> server_end, close_result;
     const std::string msg = make_message(42, 300000, false);
     tasks t;
-    t.spawn(
-        env.ioc,
-        [&]() -> asio::awaitable<void> {
-            co_await ws_answer(server, env.acc);
-            server_end = co_await ws_echo(server);
-        },
-        "server");
+    spawn_echo_server(t, env, server, server_end);
     t.spawn(
         env.ioc,
         [&]() -> asio::awaitable<void> {

@@ -207,22 +207,18 @@ template <class Kind>
 void keep_alive_test() {
     loopback_env env;
     Kind kind;
-    tasks t;
     keep_alive_plan plan;
     plan.max_response = scaled(200000, 50000);
     int served = 0;
     std::uint64_t received = 0;
     double seconds = 0;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             auto s = kind.server_stream(co_await env.acc.async_accept(asio::use_awaitable));
             co_await kind.handshake(s, ssl::stream_base::server);
             served = co_await keep_alive_server(s, plan);
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             auto c = kind.client_stream(env.client_mux);
             co_await utp_of(c).async_connect(env.server(), asio::use_awaitable);
@@ -231,9 +227,7 @@ void keep_alive_test() {
             received = co_await keep_alive_client(c, 1, plan);
             seconds = seconds_since(t0);
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 60s, Kind::name, t);
+        60s, Kind::name);
     BOOST_TEST(served == plan.requests);
     BOOST_TEST(received > 0u);
     BOOST_TEST_MESSAGE(Kind::name << ", keep-alive: " << plan.requests << " requests, " << received
@@ -428,28 +422,22 @@ template <class Kind>
 void chunked_test() {
     loopback_env env;
     Kind kind;
-    tasks t;
     const std::uint64_t size = scaled(64u << 20, 8u << 20);
     chunked_report r;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             auto s = kind.server_stream(co_await env.acc.async_accept(asio::use_awaitable));
             co_await kind.handshake(s, ssl::stream_base::server);
             co_await chunked_server(s, size, r);
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             auto c = kind.client_stream(env.client_mux);
             co_await utp_of(c).async_connect(env.server(), asio::use_awaitable);
             co_await kind.handshake(c, ssl::stream_base::client);
             co_await chunked_client(c, size, r);
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 120s, Kind::name, t);
+        120s, Kind::name);
     const std::string download_sha = pattern_sha256(download_tag, size);
     const std::string upload_sha = pattern_sha256(upload_tag, size);
     BOOST_TEST(r.download_sent_sha == download_sha);
@@ -477,7 +465,6 @@ void close_socket_test() {
     const error_code expected_peer_error = Kind::peer_error_after_close_socket();
     loopback_env env;
     Kind kind;
-    tasks t;
     using stream_type = typename Kind::stream_type;
     std::optional<stream_type> srv, cli;
     keep_alive_plan one;
@@ -485,7 +472,7 @@ void close_socket_test() {
     one.fixed_sizes = true;
     one.max_request = 1000;
     one.max_response = 3000;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             srv.emplace(kind.server_stream(co_await env.acc.async_accept(asio::use_awaitable)));
@@ -499,9 +486,6 @@ void close_socket_test() {
             res.prepare_payload();
             co_await http::async_write(*srv, res, asio::use_awaitable);
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             cli.emplace(kind.client_stream(env.client_mux));
             co_await utp_of(*cli).async_connect(env.server(), asio::use_awaitable);
@@ -515,9 +499,7 @@ void close_socket_test() {
             co_await http::async_read(*cli, fb, res, asio::use_awaitable);
             EXPECT(res.body() == pattern_string(6, 3000), "response body");
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, "exchange before close_socket", t);
+        20s, "exchange before close_socket");
 
     // Both ends wait: the server for a next request, the client for anything.
     std::optional<error_code> server_read, client_read;

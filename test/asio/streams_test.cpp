@@ -22,11 +22,7 @@ struct loopback_pair {
     /// the io_context runs out of work: both connections finished, nothing left pending.
     template <class Server, class Client>
     void run(Server server, Client client, const std::string& what) {
-        tasks t;
-        t.spawn(ioc, std::move(server), "server");
-        t.spawn(ioc, std::move(client), "client");
-        require_run_until(
-            ioc, [&] { return t.all_done(); }, 20s, what, t);
+        run_server_and_client(ioc, std::move(server), std::move(client), 20s, what);
         require_run_returns(ioc, 10s, what);
     }
 };

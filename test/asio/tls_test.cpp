@@ -56,12 +56,11 @@ bool has_ssl_reason(const error_code& ec, int reason) {
 void bulk_then_shutdown(bool client_initiates) {
     loopback_env env;
     ssl::context sctx = server_context(), cctx = client_context();
-    tasks t;
     const std::uint64_t size = scaled(32u << 20, 4u << 20);
     std::string server_got, client_got;
     double server_s = 0, client_s = 0;
 
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             tls_stream s(co_await env.acc.async_accept(asio::use_awaitable), sctx);
@@ -80,9 +79,6 @@ void bulk_then_shutdown(bool client_initiates) {
             }
             co_await end_transport(s.next_layer(), "server transport");
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             tls_stream c(env.client_mux, cctx);
             co_await c.next_layer().async_connect(env.server(), asio::use_awaitable);
@@ -102,10 +98,7 @@ void bulk_then_shutdown(bool client_initiates) {
             }
             co_await end_transport(c.next_layer(), "client transport");
         },
-        "client");
-
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 120s, "TLS bulk and shutdown", t);
+        120s, "TLS bulk and shutdown");
     const std::string expected_c2s = pattern_sha256(1002, size);
     const std::string expected_s2c = pattern_sha256(1001, size);
     BOOST_TEST(server_got == expected_c2s);
@@ -166,10 +159,9 @@ std::string good_exchange(loopback_env& env, ssl::context& sctx,
                           const std::function<void(tls_stream&)>& prepare_client,
                           const std::string& what) {
     ssl::context cctx = client_context();
-    tasks t;
     const std::uint64_t req = 10 * 1000 + 7, resp = 100 * 1000 + 3;
     std::string server_name = "(none)", version;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             tls_stream s(co_await env.acc.async_accept(asio::use_awaitable), sctx);
@@ -181,9 +173,6 @@ std::string good_exchange(loopback_env& env, ssl::context& sctx,
             co_await expect_eof(s, "server");
             co_await close_respond(s, "server");
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             tls_stream c(env.client_mux, cctx);
             co_await c.next_layer().async_connect(env.server(), asio::use_awaitable);
@@ -194,9 +183,7 @@ std::string good_exchange(loopback_env& env, ssl::context& sctx,
             co_await read_pattern(c, 2002, resp);
             co_await close_initiate(c, "client");
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 20s, what, t);
+        20s, what);
     BOOST_TEST_MESSAGE(what << ": " << version << ", server name seen '" << server_name << "'");
     require_run_returns(env.ioc, 10s, what);
     return server_name;

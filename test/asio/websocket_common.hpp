@@ -143,6 +143,19 @@ asio::awaitable<error_code> ws_echo(WS& ws) {
     }
 }
 
+/// Spawn (into `t`) the WebSocket echo server of most tests: accept into `server`, echo
+/// until a read fails, and record that read's error in `end`.
+template <class WS>
+void spawn_echo_server(tasks& t, compose_env& env, WS& server, std::optional<error_code>& end) {
+    t.spawn(
+        env.ioc,
+        [&]() -> asio::awaitable<void> {
+            co_await ws_answer(server, env.acc);
+            end = co_await ws_echo(server);
+        },
+        "server");
+}
+
 /// After a close the client started: its async_close succeeded, the server's pending read
 /// ended with websocket::error::closed, teardown closed both µTP sockets, and the
 /// io_context runs out of work (nothing left behind).

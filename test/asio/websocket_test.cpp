@@ -87,13 +87,7 @@ void echo_messages() {
     std::optional<error_code> server_end;
     double big_seconds = 0;
     tasks t;
-    t.spawn(
-        env.ioc,
-        [&]() -> asio::awaitable<void> {
-            co_await ws_answer(server, env.acc);
-            server_end = co_await ws_echo(server);
-        },
-        "server");
+    spawn_echo_server(t, env, server, server_end);
     t.spawn(
         env.ioc,
         [&]() -> asio::awaitable<void> {
@@ -134,8 +128,7 @@ void ping_pong() {
     record_control_frames(server, server_saw);
     const std::string ping_me = "ping me";
     std::optional<error_code> server_end;
-    tasks t;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             co_await ws_answer(server, env.acc);
@@ -154,9 +147,6 @@ void ping_pong() {
                 buf.consume(n);
             }
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             co_await ws_dial(client, env.server_endpoint());
             co_await round_trip(client, make_message(1, 1000, true), true);
@@ -169,9 +159,7 @@ void ping_pong() {
             co_await round_trip(client, make_message(3, 5000, false), false);
             co_await client.async_close(websocket::close_code::normal, asio::use_awaitable);
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 30s, "ping/pong", t);
+        30s, "ping/pong");
     using ft = websocket::frame_type;
     const std::vector<event> client_want{{ft::pong, "client-ping"}, {ft::ping, "server-ping"}};
     // The server's read also reports the client's close frame.
@@ -271,13 +259,7 @@ void suggested_timeouts() {
     client.read_message_max(max_message);
     std::optional<error_code> server_end, close_result;
     tasks t;
-    t.spawn(
-        env.ioc,
-        [&]() -> asio::awaitable<void> {
-            co_await ws_answer(server, env.acc);
-            server_end = co_await ws_echo(server);
-        },
-        "server");
+    spawn_echo_server(t, env, server, server_end);
     t.spawn(
         env.ioc,
         [&]() -> asio::awaitable<void> {
@@ -315,8 +297,7 @@ void handshake_timeout() {
 
     std::optional<error_code> accept_result, client_read;
     steady::time_point accept_started, accept_done;
-    tasks t;
-    t.spawn(
+    run_server_and_client(
         env.ioc,
         [&]() -> asio::awaitable<void> {
             co_await answer(server.next_layer(), env.acc);
@@ -325,9 +306,6 @@ void handshake_timeout() {
             accept_done = steady::now();
             accept_result = ec;
         },
-        "server");
-    t.spawn(
-        env.ioc,
         [&]() -> asio::awaitable<void> {
             // Connected (and TLS set up) but never asks for the upgrade; this read ends only
             // when the server's timeout closes the µTP socket under it.
@@ -338,9 +316,7 @@ void handshake_timeout() {
             client_read = ec;
             EXPECT(n == 0, "the server sent " << n << " bytes");
         },
-        "client");
-    require_run_until(
-        env.ioc, [&] { return t.all_done(); }, 10s, "handshake timeout", t);
+        10s, "handshake timeout");
     BOOST_REQUIRE(accept_result && client_read);
     BOOST_TEST(*accept_result == error_code(beast::error::timeout), accept_result->message());
     const auto waited = accept_done - accept_started;
