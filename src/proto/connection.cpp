@@ -415,17 +415,18 @@ void connection::process_data(const packet& p, instant now) {
     stats_.bytes_received += len;
     if (discard_input_ && len > 0) {
         // New data for a closed handle: nobody will read it. Reset, as TCP does (RFC 1122
-        // §4.2.2.13), instead of lingering while the peer keeps sending into the void.
+        // §4.2.2.13), instead of lingering while the peer keeps sending into the void. So
+        // past this point a closed connection only ever sees empty DATA and FIN.
         abort();
         return;
     }
     if (d == 1) {
-        if (!discard_input_ && len > rcv_buf_.free()) {
+        if (len > rcv_buf_.free()) {
             // No room: drop it, and tell the peer our window.
             ack_now_ = true;
             return;
         }
-        if (!discard_input_) rcv_buf_.push(p.payload);
+        rcv_buf_.push(p.payload);
         ack_nr_ = h.seq_nr;
         const bool filled_hole = reorder_count_ > 0;
         deliver_in_order();
@@ -443,18 +444,14 @@ void connection::process_data(const packet& p, instant now) {
         ack_now_ = true;
         return;
     }
-    if (!discard_input_ && rcv_buf_.size() + reorder_bytes_ + len > rcv_buf_.limit()) {
+    if (rcv_buf_.size() + reorder_bytes_ + len > rcv_buf_.limit()) {
         ack_now_ = true;
         return;
     }
     s.present = true;
     s.fin = false;
-    if (!discard_input_) {
-        s.data.assign(p.payload.begin(), p.payload.end());
-        reorder_bytes_ += len;
-    } else {
-        s.data.clear();
-    }
+    s.data.assign(p.payload.begin(), p.payload.end());
+    reorder_bytes_ += len;
     note_reordered(h.seq_nr);
     // Out of order: the sender's fast retransmit needs our SACK now.
     ack_now_ = true;
@@ -475,12 +472,10 @@ void connection::deliver_in_order() {
             ack_now_ = true;
             break;
         }
-        if (!discard_input_) {
-            // The reader has not made room yet; read() calls back here when it does.
-            if (s.data.size() > rcv_buf_.free()) break;
-            rcv_buf_.push(s.data);
-            reorder_bytes_ -= s.data.size();
-        }
+        // The reader has not made room yet; read() calls back here when it does.
+        if (s.data.size() > rcv_buf_.free()) break;
+        rcv_buf_.push(s.data);
+        reorder_bytes_ -= s.data.size();
         s.data.clear();
         s.present = false;
         --reorder_count_;
@@ -664,11 +659,7 @@ void connection::close(instant now) noexcept {
     // Like a TCP close: what was written is still delivered (even if the handshake is not
     // done yet), then FIN; the linger bound caps how long that may take.
     shutdown_send();
-    discard_input_ = true;
-    rcv_buf_.pop(rcv_buf_.size());
-    for (auto& s : reorder_)
-        s.data.clear();
-    reorder_bytes_ = 0;
+    discard_input_ = true; // nothing unread is held (see above); nothing more is kept
     if (!linger_deadline_) linger_deadline_ = now + settings_.linger_timeout;
     if (state_ == conn_state::closed && !time_wait_deadline_) finished_ = true;
 }

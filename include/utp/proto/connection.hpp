@@ -261,7 +261,7 @@ private:
     std::uint16_t reorder_count_ = 0;
     std::optional<std::uint16_t> peer_fin_seq_;
     bool peer_fin_reached_ = false;
-    bool discard_input_ = false; ///< handle closed: acknowledge but drop incoming data
+    bool discard_input_ = false; ///< handle closed: new data aborts (nobody reads it)
     unsigned acks_owed_ = 0;     ///< DATA packets received since our last ACK
     bool ack_now_ = false;       ///< an ACK should go out at the next poll
     std::optional<instant> ack_deadline_;
