@@ -4,11 +4,13 @@
 #ifndef UTP_OPTIONS_HPP
 #define UTP_OPTIONS_HPP
 
-#include <utp/detail/multiplexer_impl.hpp>
+#include <utp/detail/stream_options.hpp>
+#include <utp/multiplexer_options.hpp>
 #include <utp/proto/settings.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <type_traits>
 
 namespace utp {
 
@@ -21,6 +23,8 @@ namespace utp {
 */
 class no_delay {
 public:
+    /// The option's name in messages.
+    static constexpr const char* name = "utp::no_delay";
     explicit no_delay(bool v = false) noexcept : v_(v) {}
     bool value() const noexcept { return v_; }
     explicit operator bool() const noexcept { return v_; }
@@ -33,9 +37,11 @@ private:
     bool v_;
 };
 
-/// Bytes the application may queue for sending (unsent plus unacknowledged).
+/** Bytes the application may queue for sending (unsent plus unacknowledged): 1 byte to
+    2 GiB, default 1 MiB. Writes wait while it is full. */
 class send_buffer_size {
 public:
+    static constexpr const char* name = "utp::send_buffer_size";
     explicit send_buffer_size(std::size_t v = 0) noexcept : v_(v) {}
     std::size_t value() const noexcept { return v_; }
     /// @internal
@@ -47,9 +53,12 @@ private:
     std::size_t v_;
 };
 
-/// The receive buffer; its free space is the window advertised to the peer.
+/** The receive buffer, in bytes: 1 byte to 2 GiB, default 1 MiB. Its free space is the
+    window advertised to the peer (BEP-29 `wnd_size`), so it bounds the bytes in flight
+    towards this socket. */
 class receive_buffer_size {
 public:
+    static constexpr const char* name = "utp::receive_buffer_size";
     explicit receive_buffer_size(std::size_t v = 0) noexcept : v_(v) {}
     std::size_t value() const noexcept { return v_; }
     /// @internal
@@ -61,9 +70,11 @@ private:
     std::size_t v_;
 };
 
-/// LEDBAT's target queueing delay (default 100 ms): lower yields sooner to other traffic.
+/** LEDBAT's target queueing delay (RFC 6817 §2.5): 1 ms to 10 s, default 100 ms. Lower
+    yields sooner to other traffic. */
 class target_delay {
 public:
+    static constexpr const char* name = "utp::target_delay";
     explicit target_delay(std::chrono::microseconds v = std::chrono::milliseconds(100)) noexcept
         : v_(v) {}
     std::chrono::microseconds value() const noexcept { return v_; }
@@ -76,9 +87,26 @@ private:
     std::chrono::microseconds v_;
 };
 
-/// Options of a multiplexer: UDP buffer sizes and the protocol settings of its connections.
-using multiplexer_options = detail::multiplexer_options;
+/// Whether `T` is an option of `utp::basic_socket` (`set_option` / `get_option`).
+template <class T>
+struct is_socket_option : std::false_type {};
+template <>
+struct is_socket_option<no_delay> : std::true_type {};
+template <>
+struct is_socket_option<send_buffer_size> : std::true_type {};
+template <>
+struct is_socket_option<receive_buffer_size> : std::true_type {};
+template <>
+struct is_socket_option<target_delay> : std::true_type {};
 
 } // namespace utp
+
+/// @internal The compile-time message for an option µTP does not have.
+#define UTP_DETAIL_NOT_AN_OPTION_MESSAGE                                                           \
+    "not a utp::socket option. Asio's TCP and socket_base options (tcp::no_delay, "                \
+    "socket_base::send_buffer_size, receive_buffer_size, keep_alive, linger, reuse_address, "      \
+    "...) do not apply to uTP: use utp::no_delay, utp::send_buffer_size, "                         \
+    "utp::receive_buffer_size or utp::target_delay; the UDP socket's buffers and the protocol "    \
+    "settings are utp::multiplexer_options."
 
 #endif

@@ -347,6 +347,91 @@ void pending_write(how way) {
         ioc, [&] { return t.all_done(); }, 20s, "after the cancelled write", t);
 }
 
+// A pending accept cancelled, with nothing else on the io_context: run() must then return
+// by itself (the engine lets go of its read wait), the acceptor still open.
+void accept_then_run_returns(how way) {
+    BOOST_TEST_MESSAGE("cancelled by " << way);
+    asio::io_context ioc;
+    utp::acceptor acc(ioc, loopback_v4());
+    std::optional<error_code> result;
+    asio::cancellation_signal sig;
+    if (way == how::timer_race) {
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                asio::steady_timer timer(ioc, 100ms);
+                auto r = co_await (acc.async_accept(asio::use_awaitable) ||
+                                   timer.async_wait(asio::use_awaitable));
+                result = r.index() == 1 ? error_code(asio::error::operation_aborted)
+                                        : error_code(asio::error::fault);
+            },
+            asio::detached);
+    } else {
+        acc.async_accept(with_slot(way, sig, [&](error_code ec, utp::socket) { result = ec; }));
+        ioc.poll();
+        BOOST_REQUIRE(!result.has_value());
+        if (way == how::cancel_member)
+            acc.cancel();
+        else
+            sig.emit(type_of(way));
+    }
+    const auto t0 = steady::now();
+    ioc.restart();
+    ioc.run_for(5s);
+    BOOST_TEST(ioc.stopped(), "run() did not return after the cancelled accept");
+    BOOST_TEST((steady::now() - t0 < 2s));
+    BOOST_REQUIRE(result.has_value());
+    BOOST_TEST(*result == asio::error::operation_aborted, result->message());
+    BOOST_TEST(acc.is_open());
+}
+
+// A raw receive (nothing arrives) cancelled: by multiplexer::cancel(), a slot, or a timer
+// race. run() then returns by itself; a datagram sent afterwards goes to the next receive.
+void pending_raw_receive(how way) {
+    BOOST_TEST_MESSAGE("cancelled by " << way);
+    asio::io_context ioc;
+    utp::multiplexer mux(ioc, loopback_v4());
+    std::array<char, 64> buf;
+    udp::endpoint from;
+    if (way == how::timer_race) {
+        race_timer_and_lose(
+            ioc,
+            [&] { return mux.async_receive_from(asio::buffer(buf), from, asio::use_awaitable); },
+            "raw receive || timer");
+    } else {
+        asio::cancellation_signal sig;
+        std::optional<error_code> result;
+        mux.async_receive_from(
+            asio::buffer(buf), from,
+            with_slot(way, sig, [&](error_code ec, std::size_t) { result = ec; }));
+        ioc.poll();
+        BOOST_REQUIRE(!result.has_value());
+        if (way == how::cancel_member)
+            mux.cancel();
+        else
+            sig.emit(type_of(way));
+        require_run_until(
+            ioc, [&] { return result.has_value(); }, 2s, "cancelled raw receive");
+        BOOST_TEST(*result == asio::error::operation_aborted, result->message());
+    }
+    require_run_returns(ioc, 5s, "after the cancelled raw receive");
+    BOOST_TEST(mux.is_open());
+
+    udp::socket sender(ioc, loopback_v4());
+    const std::string dht = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+    std::optional<std::size_t> got;
+    mux.async_receive_from(asio::buffer(buf), from, [&](error_code ec, std::size_t n) {
+        BOOST_TEST(!ec, ec.message());
+        got = n;
+    });
+    sender.send_to(asio::buffer(dht), mux.local_endpoint());
+    require_run_until(
+        ioc, [&] { return got.has_value(); }, 5s, "raw receive after cancel");
+    BOOST_TEST(*got == dht.size());
+    BOOST_TEST(std::string(buf.data(), *got) == dht);
+    BOOST_TEST(from == sender.local_endpoint());
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cancellation)
@@ -407,5 +492,7 @@ UTP_CANCELLATION_CASES(pending_connect)
 UTP_CANCELLATION_CASES(pending_accept)
 UTP_CANCELLATION_CASES(pending_read)
 UTP_CANCELLATION_CASES(pending_write)
+UTP_CANCELLATION_CASES(accept_then_run_returns)
+UTP_CANCELLATION_CASES(pending_raw_receive)
 
 BOOST_AUTO_TEST_SUITE_END()

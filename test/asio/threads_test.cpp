@@ -2,7 +2,12 @@
 //  - two io_contexts, each on its own thread with its own multiplexers, transferring
 //    within themselves and across to each other at the same time;
 //  - one io_context run by two threads, each multiplexer (and everything on it) on its own
-//    strand.
+//    strand;
+//  - the usual thread-pool server: one io_context, run() on 4 threads, no strands, 200
+//    connections on one acceptor and one client multiplexer, each echoing its own tagged
+//    stream (before the engine serialised itself: heap corruption or a hang);
+//  - operations started from threads that do not run the io_context, with use_future:
+//    one io thread and the main thread, then 2 io threads and 8 client threads.
 // Boost.Test is not thread-safe: the worker threads record, the main thread checks.
 #include "common.hpp"
 
@@ -48,9 +53,151 @@ struct node {
     double seconds = 0;
 };
 
+/// Run `ioc` on `n` threads until `done()` holds or `limit` passes, then let them run on
+/// until `run()` returns by itself (every connection closed) or `drain` passes.
+struct pool_run {
+    run_result result = run_result::timed_out;
+    bool returned = false;
+    double seconds = 0;
+};
+template <class Pred>
+pool_run run_on_threads(asio::io_context& ioc, int n, Pred done, steady::duration limit,
+                        steady::duration drain) {
+    std::vector<run_result> results(static_cast<std::size_t>(n), run_result::timed_out);
+    const auto t0 = steady::now();
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] {
+            results[static_cast<std::size_t>(i)] = run_until(ioc, done, limit);
+            if (done()) ioc.run_for(drain);
+        });
+    for (auto& t : threads)
+        t.join();
+    pool_run r;
+    r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
+    r.result = done() ? run_result::done : results[0];
+    r.returned = ioc.stopped();
+    return r;
+}
+
+/// The next read ends the stream (with use_future: the eof arrives as an exception).
+void expect_eof(utp::socket& s) {
+    std::array<std::uint8_t, 1> b;
+    auto f = s.async_read_some(asio::buffer(b), asio::use_future);
+    try {
+        const std::size_t n = get(std::move(f), 10s, "read to eof");
+        EXPECT(false, "read " << n << " bytes after the echo");
+    } catch (const boost::system::system_error& e) {
+        EXPECT(e.code() == asio::error::eof, "after shutdown: " << e.code().message());
+    }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(threads)
+
+// One io_context, run() on 4 threads, no strand: the engine shared by every socket must
+// serialise itself. Each client sends its own stream and must get back exactly it.
+BOOST_AUTO_TEST_CASE(thread_pool_tagged_echoes, *utf::timeout(180)) {
+    const std::size_t conns = scaled(200, 48);
+    const std::uint64_t size = scaled(256 * 1024, 32 * 1024);
+    asio::io_context ioc(4);
+    utp::acceptor acc(ioc, loopback_v4());
+    utp::multiplexer client_mux(ioc, loopback_v4());
+    tasks t;
+    t.spawn(ioc, echo_server(acc, conns, t), "accept loop");
+    for (std::size_t i = 0; i < conns; ++i)
+        t.spawn(ioc, echo_client(client_mux, acc.local_endpoint(), 1000 + i, size), "client");
+    const pool_run r = run_on_threads(
+        ioc, 4, [&] { return t.started() == 2 * conns + 1 && t.all_done(); }, 120s, 30s);
+    t.report();
+    BOOST_TEST(r.result == run_result::done, r.result);
+    BOOST_TEST(t.failures().empty());
+    BOOST_TEST(r.returned, "run() did not return once every connection had closed");
+    BOOST_TEST(acc.get_multiplexer().stats().protocol.connections_accepted == conns);
+    std::cout << "threads: " << conns << " echoes of " << size << " bytes on 4 threads in "
+              << r.seconds << " s" << std::endl;
+}
+
+// run() on one thread; the main thread starts every operation itself (no post), with
+// use_future, and waits: the engine sees initiations from a thread that does not run it.
+BOOST_AUTO_TEST_CASE(use_future_from_a_foreign_thread, *utf::timeout(120)) {
+    const int rounds = static_cast<int>(scaled(1000, 200));
+    asio::io_context ioc;
+    utp::acceptor acc(ioc, loopback_v4());
+    utp::multiplexer client_mux(ioc, loopback_v4());
+    tasks t;
+    t.spawn(ioc, echo_server(acc, 1, t), "accept loop");
+    auto guard = asio::make_work_guard(ioc);
+    std::thread io([&] { ioc.run_for(100s); });
+    std::string failure;
+    try {
+        utp::socket s(client_mux);
+        get(s.async_connect(acc.local_endpoint(), asio::use_future), 10s, "connect");
+        std::array<std::uint8_t, 64> out, in;
+        for (int i = 0; i < rounds; ++i) {
+            pattern(7).fill(std::uint64_t(i) * out.size(), out);
+            get(asio::async_write(s, asio::buffer(out), asio::use_future), 10s, "write");
+            get(asio::async_read(s, asio::buffer(in), asio::use_future), 10s, "read");
+            EXPECT(in == out, "round " << i << ": the echo differs");
+        }
+        s.shutdown(asio::socket_base::shutdown_send);
+        expect_eof(s);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    guard.reset();
+    io.join();
+    BOOST_TEST(failure.empty(), failure);
+    t.report();
+    BOOST_TEST(ioc.stopped(), "run() did not return once the connection had closed");
+}
+
+// Two threads run the io_context; eight other threads each drive their own socket (all on
+// one multiplexer) with use_future.
+BOOST_AUTO_TEST_CASE(use_future_from_eight_threads, *utf::timeout(120)) {
+    const int rounds = static_cast<int>(scaled(300, 60));
+    const std::size_t clients = 8;
+    asio::io_context ioc(2);
+    utp::acceptor acc(ioc, loopback_v4());
+    utp::multiplexer client_mux(ioc, loopback_v4());
+    tasks t;
+    t.spawn(ioc, echo_server(acc, clients, t), "accept loop");
+    auto guard = asio::make_work_guard(ioc);
+    std::vector<std::thread> io;
+    for (int i = 0; i < 2; ++i)
+        io.emplace_back([&] { ioc.run_for(100s); });
+    outcomes out;
+    std::vector<std::thread> users;
+    for (std::size_t c = 0; c < clients; ++c)
+        users.emplace_back([&, c] {
+            try {
+                utp::socket s(client_mux);
+                get(s.async_connect(acc.local_endpoint(), asio::use_future), 10s, "connect");
+                std::vector<std::uint8_t> data(1000 + 100 * c), back(data.size());
+                for (int i = 0; i < rounds; ++i) {
+                    pattern(2000 + c).fill(std::uint64_t(i) * data.size(), data);
+                    get(asio::async_write(s, asio::buffer(data), asio::use_future), 10s, "write");
+                    get(asio::async_read(s, asio::buffer(back), asio::use_future), 10s, "read");
+                    EXPECT(back == data, "client " << c << " round " << i << ": foreign bytes");
+                }
+                s.shutdown(asio::socket_base::shutdown_send);
+                expect_eof(s);
+                out.ok();
+            } catch (...) {
+                out.fail_current("client " + std::to_string(c));
+            }
+        });
+    for (auto& u : users)
+        u.join();
+    guard.reset();
+    for (auto& i : io)
+        i.join();
+    out.report();
+    t.report();
+    BOOST_TEST(out.done() == clients);
+    BOOST_TEST(ioc.stopped(), "run() did not return once every connection had closed");
+}
 
 BOOST_AUTO_TEST_CASE(two_multiplexers_on_two_threads, *utf::timeout(120)) {
     const std::uint64_t local = scaled(32 << 20, 8 << 20), cross = scaled(16 << 20, 4 << 20);

@@ -468,6 +468,12 @@ void header(int argc, char** argv) {
 
 } // namespace
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 sees the replaced operator new and the free() in the replaced operator delete, both
+// inlined into Asio's code, as a mismatched pair: a false positive (GCC PR 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(n ? n : 1)) return p;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace utp::proto {
 
@@ -71,6 +72,23 @@ struct endpoint_settings {
     /// RESET replies to unknown connections per second (token bucket, burst equal).
     unsigned resets_per_second = 100;
 };
+
+/// A setting outside the range the protocol core works in: which one, and the range.
+struct setting_violation {
+    const char* name;        ///< the field, e.g. "packet_size"
+    const char* requirement; ///< what it must be, e.g. "150 to 65000 bytes"
+};
+
+/** Check every field of `s` against the range the core works in.
+
+    The core clamps what it must to stay safe, but a clamped value is not what the user
+    asked for, so the Asio layer refuses settings that fail this check.
+
+    @return the first field out of range, or nothing if all are usable.
+*/
+std::optional<setting_violation> check(const settings& s) noexcept;
+/// Check an endpoint's settings, its connections' settings included.
+std::optional<setting_violation> check(const endpoint_settings& s) noexcept;
 
 } // namespace utp::proto
 
