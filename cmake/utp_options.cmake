@@ -18,7 +18,7 @@ option(UTP_BUILD_FUZZERS
 option(UTP_INTEROP_TESTS
        "Register the interop tests (test/interop/: needs python3-libtorrent, transmission-daemon)"
        ${UTP_IS_TOP_LEVEL})
-option(UTP_WITH_TLS "Build utp::ssl, Asio's SSL compiled once (needs OpenSSL)" ON)
+option(UTP_WITH_TLS "The utp::ssl target and the TLS tests and examples (needs OpenSSL)" ON)
 set(UTP_SANITIZE "" CACHE STRING
     "Sanitizers applied to every target, as for -fsanitize= (e.g. address,undefined)")
 

@@ -29,7 +29,8 @@ set(_UTP_TESTING_DIR "${CMAKE_CURRENT_LIST_DIR}")
 #                Write tests with `#include <boost/test/unit_test.hpp>`. If no source
 #                #defines BOOST_TEST_MODULE, a `main` TU is generated; if one does, it
 #                provides `main` itself (exactly one may).
-#   LIBRARIES    extra libraries linked PRIVATE (e.g. utp_sim). utp::utp and
+#   LIBRARIES    extra libraries linked PRIVATE (e.g. utp_sim). utp_dev (the library
+#                built for this project's own tests: see the top-level CMakeLists.txt) and
 #                Boost::unit_test_framework are always linked.
 #   SPLIT        names of the executable's top-level test suites. Instead of one CTest
 #                entry running everything, registers one entry per suite,
@@ -83,7 +84,7 @@ function(utp_add_boost_test target)
     endif()
 
     add_executable(${target} ${sources})
-    target_link_libraries(${target} PRIVATE utp::utp Boost::unit_test_framework
+    target_link_libraries(${target} PRIVATE utp_dev Boost::unit_test_framework
                                             ${arg_LIBRARIES})
     get_target_property(boost_test_type Boost::unit_test_framework TYPE)
     if(boost_test_type STREQUAL "SHARED_LIBRARY")

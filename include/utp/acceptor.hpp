@@ -296,6 +296,9 @@ private:
 
     struct initiate_accept {
         basic_acceptor* self;
+        // The acceptor's executor, for asio::cancel_after (Boost >= 1.86) and the like.
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->ex_; }
         template <class Handler>
         void operator()(Handler&& h, const std::shared_ptr<detail::stream_state>* target,
                         endpoint_type* peer_endpoint) const {

@@ -178,7 +178,7 @@ public:
     auto async_receive_from(const MutableBuffer& buffer, endpoint_type& sender,
                             Token&& token = asio::default_completion_token_t<executor_type>()) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            initiate_receive_from{this}, token, asio::mutable_buffer(buffer), &sender);
+            initiate_receive_from{{this}}, token, asio::mutable_buffer(buffer), &sender);
     }
 
     /** Send one raw datagram through the port.
@@ -200,7 +200,7 @@ public:
     auto async_send_to(const ConstBuffer& buffer, const endpoint_type& to,
                        Token&& token = asio::default_completion_token_t<executor_type>()) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            initiate_send_to{this}, token, asio::const_buffer(buffer), to);
+            initiate_send_to{{this}}, token, asio::const_buffer(buffer), to);
     }
 
     /// @internal The engine (null once moved from).
@@ -218,8 +218,15 @@ private:
         return m;
     }
 
-    struct initiate_receive_from {
+    // Initiations carry the multiplexer's executor, for asio::cancel_after (Boost >= 1.86)
+    // and the like.
+    struct initiate_base {
         multiplexer* self;
+        using executor_type = asio::any_io_executor;
+        executor_type get_executor() const noexcept { return self->ex_; }
+    };
+    struct initiate_receive_from : initiate_base {
+        using initiate_base::self;
         template <class Handler>
         void operator()(Handler&& h, asio::mutable_buffer b, endpoint_type* from) const {
             if (!self->impl_) return fail(std::forward<Handler>(h), self->ex_);
@@ -227,8 +234,8 @@ private:
                                        detail::rw_handler(std::forward<Handler>(h)));
         }
     };
-    struct initiate_send_to {
-        multiplexer* self;
+    struct initiate_send_to : initiate_base {
+        using initiate_base::self;
         template <class Handler>
         void operator()(Handler&& h, asio::const_buffer b, const endpoint_type& to) const {
             if (!self->impl_) return fail(std::forward<Handler>(h), self->ex_);

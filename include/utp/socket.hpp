@@ -161,8 +161,8 @@ public:
                   Token = asio::default_completion_token_t<executor_type>>
     auto async_connect(const endpoint_type& peer,
                        Token&& token = asio::default_completion_token_t<executor_type>()) {
-        return asio::async_initiate<Token, void(boost::system::error_code)>(initiate_connect{this},
-                                                                            token, peer);
+        return asio::async_initiate<Token, void(boost::system::error_code)>(
+            initiate_connect{{this}}, token, peer);
     }
 
     /** Read some bytes.
@@ -191,7 +191,7 @@ public:
     auto async_read_some(const MutableBufferSequence& buffers,
                          Token&& token = asio::default_completion_token_t<executor_type>()) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            initiate_read{this}, token, buffers);
+            initiate_read{{this}}, token, buffers);
     }
 
     /** Write some bytes: copies as many as the send buffer takes (at least one), which
@@ -215,7 +215,7 @@ public:
     auto async_write_some(const ConstBufferSequence& buffers,
                           Token&& token = asio::default_completion_token_t<executor_type>()) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-            initiate_write{this}, token, buffers);
+            initiate_write{{this}}, token, buffers);
     }
 
     /** Wait until the socket is ready, as `poll()` would say of a TCP socket.
@@ -237,7 +237,7 @@ public:
                   Token = asio::default_completion_token_t<executor_type>>
     auto async_wait(wait_type w,
                     Token&& token = asio::default_completion_token_t<executor_type>()) {
-        return asio::async_initiate<Token, void(boost::system::error_code)>(initiate_wait{this},
+        return asio::async_initiate<Token, void(boost::system::error_code)>(initiate_wait{{this}},
                                                                             token, w);
     }
 
@@ -423,8 +423,16 @@ private:
         if (ec) throw boost::system::system_error(ec, what);
     }
 
-    struct initiate_connect {
+    // Initiations carry the socket's executor: asio::cancel_after (Boost >= 1.86) and
+    // similar adapters run their timer on the initiation's executor.
+    struct initiate_base {
         basic_socket* self;
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->ex_; }
+    };
+
+    struct initiate_connect : initiate_base {
+        using initiate_base::self;
         template <class Handler>
         void operator()(Handler&& h, const endpoint_type& peer) const {
             detail::async_connect(self->state(), peer,
@@ -432,8 +440,8 @@ private:
         }
     };
 
-    struct initiate_read {
-        basic_socket* self;
+    struct initiate_read : initiate_base {
+        using initiate_base::self;
         template <class Handler, class Buffers>
         void operator()(Handler&& h, const Buffers& buffers) const {
             detail::async_read_some(self->state(), detail::mutable_buffers::from(buffers),
@@ -441,8 +449,8 @@ private:
         }
     };
 
-    struct initiate_write {
-        basic_socket* self;
+    struct initiate_write : initiate_base {
+        using initiate_base::self;
         template <class Handler, class Buffers>
         void operator()(Handler&& h, const Buffers& buffers) const {
             detail::async_write_some(self->state(), detail::const_buffers::from(buffers),
@@ -450,8 +458,8 @@ private:
         }
     };
 
-    struct initiate_wait {
-        basic_socket* self;
+    struct initiate_wait : initiate_base {
+        using initiate_base::self;
         template <class Handler>
         void operator()(Handler&& h, wait_type w) const {
             detail::async_wait(self->state(), w, detail::ec_handler(std::forward<Handler>(h)));

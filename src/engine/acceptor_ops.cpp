@@ -89,15 +89,19 @@ void engine::service_acceptor(completion_list& out) {
     }
 }
 
-void engine::cancel(acceptor_state& a) {
-    completion_list out;
-    lock_type lock(mutex_);
+void engine::abort_accepts(acceptor_state& a, const error_code& ec, completion_list& out) {
     for (auto& op : a.accepts) {
-        out.post(op, a.io, asio::error::operation_aborted);
+        out.post(op, a.io, ec);
         out.release(std::move(op.target));
         op_ended();
     }
     a.accepts.clear();
+}
+
+void engine::cancel(acceptor_state& a) {
+    completion_list out;
+    lock_type lock(mutex_);
+    abort_accepts(a, asio::error::operation_aborted, out);
 }
 
 void engine::cancel_accept(acceptor_state& a, std::uint64_t id, asio::cancellation_type_t) {
@@ -115,12 +119,7 @@ void engine::cancel_accept(acceptor_state& a, std::uint64_t id, asio::cancellati
 void engine::close(acceptor_state& a) {
     completion_list out;
     lock_type lock(mutex_);
-    for (auto& op : a.accepts) {
-        out.post(op, a.io, asio::error::operation_aborted);
-        out.release(std::move(op.target));
-        op_ended();
-    }
-    a.accepts.clear();
+    abort_accepts(a, asio::error::operation_aborted, out);
     a.open = false;
     if (acceptor_ != &a) return;
     acceptor_ = nullptr;

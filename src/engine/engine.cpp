@@ -6,8 +6,10 @@
 #include "context_registry.hpp"
 
 #include <boost/asio/execution/context.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +23,21 @@ constexpr int max_receive_rounds = 8;
 
 asio::execution_context* context_of(const asio::any_io_executor& ex) {
     return &asio::query(ex, asio::execution::context);
+}
+
+/// Whether the I/O objects on `ex` may be used from several threads: always, unless it is
+/// an io_context's executor (or a strand of one) whose concurrency hint says otherwise
+/// (see engine_mutex).
+bool needs_locking(const asio::any_io_executor& ex) {
+    using io_executor = asio::io_context::executor_type;
+    asio::io_context* ctx = nullptr;
+    if (const auto* io = ex.target<io_executor>())
+        ctx = &io->context();
+    else if (const auto* strand = ex.target<asio::strand<io_executor>>())
+        ctx = &strand->get_inner_executor().context();
+    if (!ctx) return true;
+    const int hint = asio::use_service<asio::detail::io_context_impl>(*ctx).concurrency_hint();
+    return BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(REACTOR_IO, hint);
 }
 
 std::uint64_t random_seed() {
@@ -58,8 +75,8 @@ std::shared_ptr<engine> engine::create(const asio::any_io_executor& ex, const ud
 }
 
 engine::engine(private_tag, const asio::any_io_executor& ex, const multiplexer_options& opt)
-    : executor_(ex), context_(context_of(ex)), options_(opt), port_(ex, stats_),
-      timer_(std::in_place, ex), endpoint_(opt.protocol, random_seed()) {
+    : executor_(ex), context_(context_of(ex)), mutex_(needs_locking(ex)), options_(opt),
+      port_(ex, stats_), timer_(std::in_place, ex), endpoint_(opt.protocol, random_seed()) {
     watched_.push_back(context_);
 }
 
@@ -130,6 +147,7 @@ void engine::on_context_shutdown(asio::execution_context& ctx) {
         op_ended();
     }
     raw_sends_.clear();
+    forget_connections();
     // The socket and timer must not outlive their services; the executor (a strand, say)
     // must not outlive its context either. The engine itself may: a socket on another
     // context can still hold it, and finds it closed.
@@ -164,9 +182,22 @@ void engine::close() {
     completion_list out;
     lock_type lock(mutex_);
     fail_everything(asio::error::operation_aborted, out);
+    forget_connections();
     if (timer_) timer_->cancel();
     timer_at_.reset();
     port_.close();
+}
+
+void engine::forget_connections() {
+    // The port is gone: sockets and the acceptor on it are closed (is_open() is false, new
+    // operations fail with bad_descriptor); their states learn it here, under the lock.
+    for (auto& [index, s] : streams_) {
+        (void)index;
+        s->conn = {};
+        s->local.reset();
+    }
+    streams_.clear();
+    if (acceptor_) acceptor_->open = false;
 }
 
 void engine::fail_everything(const error_code& ec, completion_list& out) {
@@ -174,24 +205,8 @@ void engine::fail_everything(const error_code& ec, completion_list& out) {
         (void)index;
         complete_all(*s, ec, out);
     }
-    if (acceptor_) {
-        for (auto& op : acceptor_->accepts) {
-            out.post(op, acceptor_->io, ec);
-            out.release(std::move(op.target));
-            op_ended();
-        }
-        acceptor_->accepts.clear();
-    }
-    for (auto& r : raw_receives_) {
-        out.post(r, executor_, ec, 0);
-        op_ended();
-    }
-    raw_receives_.clear();
-    for (auto& r : raw_sends_) {
-        out.post(r, executor_, ec, 0);
-        op_ended();
-    }
-    raw_sends_.clear();
+    if (acceptor_) abort_accepts(*acceptor_, ec, out);
+    abort_raw(ec, out);
 }
 
 bool engine::needed() const noexcept {
@@ -204,9 +219,10 @@ bool engine::needed() const noexcept {
 
 void engine::op_ended() noexcept {
     --pending_ops_;
-    // The last operation gone: the port may have nothing left to do, and then it must stop
-    // waiting for datagrams, or run() would never return.
-    if (pending_ops_ == 0) schedule_pump();
+    // The last operation gone and nothing else to do: the port must stop waiting for
+    // datagrams, or run() would never return. Only then: a pump queued here would run
+    // before the handler being completed, on the latency path of every read.
+    if (pending_ops_ == 0 && receiving_ && !needed()) schedule_pump();
 }
 
 proto::instant engine::now() const noexcept {

@@ -13,7 +13,8 @@
 //
 // Threading: every member that touches state takes `mutex_`, so sockets, acceptors and the
 // multiplexer may be used from any thread, as Asio's own I/O objects may (distinct objects
-// safe, shared objects not). Handlers are posted after the lock is released.
+// safe, shared objects not). Handlers are posted after the lock is released. No function
+// holds two engines' locks at once.
 //
 #ifndef UTP_SRC_ENGINE_ENGINE_HPP
 #define UTP_SRC_ENGINE_ENGINE_HPP
@@ -98,6 +99,25 @@ struct acceptor_state {
 
 enum class op_kind : std::uint8_t { read, write, connect, wait };
 
+/** The engine's lock: a std::mutex, unless the engine's io_context was told that its I/O
+    objects are only ever used from one thread (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE or
+    BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), in which case Asio's own reactor drops its
+    descriptor locks, and so does this. */
+class engine_mutex {
+public:
+    explicit engine_mutex(bool enabled) noexcept : enabled_(enabled) {}
+    void lock() {
+        if (enabled_) m_.lock();
+    }
+    void unlock() {
+        if (enabled_) m_.unlock();
+    }
+
+private:
+    std::mutex m_;
+    const bool enabled_;
+};
+
 class engine : public std::enable_shared_from_this<engine> {
     struct private_tag {};
 
@@ -159,7 +179,7 @@ public:
     std::uint64_t next_op_id() noexcept { return next_op_id_.fetch_add(1) + 1; }
 
 private:
-    using lock_type = std::unique_lock<std::mutex>;
+    using lock_type = std::unique_lock<engine_mutex>;
 
     struct raw_receive : pending_handler<rw_handler> {
         asio::mutable_buffer buffer;
@@ -188,10 +208,15 @@ private:
     bool needed() const noexcept;
     proto::instant now() const noexcept;
     void fail_everything(const error_code& ec, completion_list& out);
+    void forget_connections();
     /// Make sure `ctx`'s shutdown reaches this engine (the engine holds work for it).
     void watch_context(asio::execution_context* ctx);
 
     // stream_ops.cpp
+    template <class Buffers>
+    void start_transfer(const std::shared_ptr<stream_state>& sp,
+                        pending_transfer<Buffers> stream_state::*member, op_kind kind,
+                        const Buffers& b, rw_handler h);
     void service(stream_state& s, completion_list& out);
     void service_waits(stream_state& s, const proto::connection* c, completion_list& out);
     void complete_all(stream_state& s, const error_code& ec, completion_list& out);
@@ -206,15 +231,18 @@ private:
 
     // acceptor_ops.cpp
     void service_acceptor(completion_list& out);
+    void abort_accepts(acceptor_state& a, const error_code& ec, completion_list& out);
 
     // raw_ops.cpp
     void deliver_raw(const proto::peer_address& from, std::span<const std::uint8_t> d,
                      completion_list& out);
     void send_raw(completion_list& out);
+    void abort_raw(const error_code& ec, completion_list& out);
+    std::uint64_t bind_raw_canceller(const rw_handler& h);
 
-    mutable std::mutex mutex_;
     asio::any_io_executor executor_;
     asio::execution_context* context_;
+    mutable engine_mutex mutex_;
     multiplexer_options options_;
     multiplexer_stats stats_;
     datagram_port port_;

@@ -27,9 +27,14 @@ struct raw_canceller {
 
 } // namespace
 
-void engine::receive_from(asio::mutable_buffer b, udp::endpoint& sender, rw_handler h) {
+std::uint64_t engine::bind_raw_canceller(const rw_handler& h) {
     const std::uint64_t id = next_op_id();
     bind_canceller<rw_handler, raw_canceller>(h, weak_from_this(), id);
+    return id;
+}
+
+void engine::receive_from(asio::mutable_buffer b, udp::endpoint& sender, rw_handler h) {
+    const std::uint64_t id = bind_raw_canceller(h);
     completion_list out;
     lock_type lock(mutex_);
     if (dead_ || !port_.is_open())
@@ -51,8 +56,7 @@ void engine::receive_from(asio::mutable_buffer b, udp::endpoint& sender, rw_hand
 }
 
 void engine::send_to(asio::const_buffer b, const udp::endpoint& to, rw_handler h) {
-    const std::uint64_t id = next_op_id();
-    bind_canceller<rw_handler, raw_canceller>(h, weak_from_this(), id);
+    const std::uint64_t id = bind_raw_canceller(h);
     completion_list out;
     lock_type lock(mutex_);
     if (dead_ || !port_.is_open())
@@ -105,19 +109,23 @@ void engine::send_raw(completion_list& out) {
     }
 }
 
-void engine::cancel_raw() {
-    completion_list out;
-    lock_type lock(mutex_);
+void engine::abort_raw(const error_code& ec, completion_list& out) {
     for (auto& r : raw_receives_) {
-        out.post(r, executor_, asio::error::operation_aborted, 0);
+        out.post(r, executor_, ec, 0);
         op_ended();
     }
     raw_receives_.clear();
     for (auto& r : raw_sends_) {
-        out.post(r, executor_, asio::error::operation_aborted, 0);
+        out.post(r, executor_, ec, 0);
         op_ended();
     }
     raw_sends_.clear();
+}
+
+void engine::cancel_raw() {
+    completion_list out;
+    lock_type lock(mutex_);
+    abort_raw(asio::error::operation_aborted, out);
 }
 
 void engine::cancel_raw(std::uint64_t id, asio::cancellation_type_t) {

@@ -72,44 +72,38 @@ void engine::connect(const std::shared_ptr<stream_state>& sp, const udp::endpoin
     schedule_pump();
 }
 
-void engine::read_some(const std::shared_ptr<stream_state>& sp, const mutable_buffers& b,
-                       rw_handler h) {
+template <class Buffers>
+void engine::start_transfer(const std::shared_ptr<stream_state>& sp,
+                            pending_transfer<Buffers> stream_state::*member, op_kind kind,
+                            const Buffers& b, rw_handler h) {
     stream_state& s = *sp;
+    pending_transfer<Buffers>& op = s.*member;
     const std::uint64_t id = next_op_id();
-    bind_canceller<rw_handler, stream_canceller>(h, sp, op_kind::read, id);
+    bind_canceller<rw_handler, stream_canceller>(h, sp, kind, id);
     completion_list out;
     lock_type lock(mutex_);
-    if (s.read.pending()) return out.post(std::move(h), s.io, error::operation_in_progress, 0);
-    if (!s.conn) return out.post(std::move(h), s.io, asio::error::not_connected, 0);
+    if (op.pending()) return out.post(std::move(h), s.io, error::operation_in_progress, 0);
     if (dead_ || !port_.is_open())
         return out.post(std::move(h), s.io, asio::error::bad_descriptor, 0);
+    if (!s.conn) return out.post(std::move(h), s.io, asio::error::not_connected, 0);
     if (b.total == 0) return out.post(std::move(h), s.io, error_code{}, 0);
-    s.read.buffers = b;
-    s.read.assign(std::move(h), s.io, id);
+    op.buffers = b;
+    op.assign(std::move(h), s.io, id);
     op_started();
     watch_context(s.context);
     service(s, out);
-    schedule_pump(); // reading may open the window: the peer must hear of it
+    // Reading may open the window, writing may give the sender data: the peer must hear.
+    schedule_pump();
+}
+
+void engine::read_some(const std::shared_ptr<stream_state>& sp, const mutable_buffers& b,
+                       rw_handler h) {
+    start_transfer(sp, &stream_state::read, op_kind::read, b, std::move(h));
 }
 
 void engine::write_some(const std::shared_ptr<stream_state>& sp, const const_buffers& b,
                         rw_handler h) {
-    stream_state& s = *sp;
-    const std::uint64_t id = next_op_id();
-    bind_canceller<rw_handler, stream_canceller>(h, sp, op_kind::write, id);
-    completion_list out;
-    lock_type lock(mutex_);
-    if (s.write.pending()) return out.post(std::move(h), s.io, error::operation_in_progress, 0);
-    if (!s.conn) return out.post(std::move(h), s.io, asio::error::not_connected, 0);
-    if (dead_ || !port_.is_open())
-        return out.post(std::move(h), s.io, asio::error::bad_descriptor, 0);
-    if (b.total == 0) return out.post(std::move(h), s.io, error_code{}, 0);
-    s.write.buffers = b;
-    s.write.assign(std::move(h), s.io, id);
-    op_started();
-    watch_context(s.context);
-    service(s, out);
-    schedule_pump();
+    start_transfer(sp, &stream_state::write, op_kind::write, b, std::move(h));
 }
 
 void engine::wait(const std::shared_ptr<stream_state>& sp, asio::socket_base::wait_type w,

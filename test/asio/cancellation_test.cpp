@@ -72,21 +72,6 @@ struct connected_pair {
     }
 };
 
-/// Send `n` bytes of stream `tag` from `from` to `to` and check they arrive intact.
-void exchange(asio::io_context& ioc, utp::socket& from, utp::socket& to, std::uint64_t tag,
-              std::size_t n = 10000) {
-    std::vector<std::uint8_t> out(n), in(n);
-    pattern(tag).fill(0, out);
-    std::optional<error_code> w, r;
-    asio::async_write(from, asio::buffer(out), [&](error_code ec, std::size_t) { w = ec; });
-    asio::async_read(to, asio::buffer(in), [&](error_code ec, std::size_t) { r = ec; });
-    require_run_until(
-        ioc, [&] { return w && r; }, 5s, "exchange");
-    BOOST_TEST(!*w, w->message());
-    BOOST_TEST(!*r, r->message());
-    BOOST_TEST((in == out), "exchanged bytes differ");
-}
-
 /// Race `op` (a function returning an awaitable) with a timer that must win.
 template <class Op>
 void race_timer_and_lose(asio::io_context& ioc, Op op, const char* what) {
@@ -419,22 +404,95 @@ void pending_raw_receive(how way) {
 
     udp::socket sender(ioc, loopback_v4());
     const std::string dht = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
-    std::optional<std::size_t> got;
-    mux.async_receive_from(asio::buffer(buf), from, [&](error_code ec, std::size_t n) {
-        BOOST_TEST(!ec, ec.message());
-        got = n;
-    });
-    sender.send_to(asio::buffer(dht), mux.local_endpoint());
-    require_run_until(
-        ioc, [&] { return got.has_value(); }, 5s, "raw receive after cancel");
-    BOOST_TEST(*got == dht.size());
-    BOOST_TEST(std::string(buf.data(), *got) == dht);
-    BOOST_TEST(from == sender.local_endpoint());
+    const std::size_t got =
+        send_and_receive_raw(ioc, mux, sender, asio::buffer(dht), asio::buffer(buf));
+    BOOST_TEST(got == dht.size());
+    BOOST_TEST(std::string(buf.data(), got) == dht);
+}
+
+// A stand-in for Boost 1.86's asio::cancel_after (not in 1.81): a token adapter that, like
+// the real one, runs its timer on the *initiation's* executor and cancels the operation
+// through its slot when the timer fires. It compiles only if our initiation objects carry
+// get_executor(), as Asio's do.
+template <class Token>
+struct cancel_after_t {
+    steady::duration after;
+    Token token;
+};
+
+} // namespace
+
+template <class Token, class... Signatures>
+struct boost::asio::async_result<cancel_after_t<Token>, Signatures...> {
+    // `void`, not `auto`: the body is instantiated only when used, not when Asio's concepts
+    // probe the token with an archetype initiation (which has no executor).
+    template <class Initiation, class RawToken, class... Args>
+    static void initiate(Initiation&& init, RawToken&& t, Args&&... args) {
+        asio::async_initiate<Token, Signatures...>(
+            [init = std::forward<Initiation>(init), after = t.after](auto handler,
+                                                                     auto&&... a) mutable {
+                auto timer = std::make_shared<asio::steady_timer>(init.get_executor(), after);
+                auto sig = std::make_shared<asio::cancellation_signal>();
+                timer->async_wait([sig](error_code ec) {
+                    if (!ec) sig->emit(asio::cancellation_type::terminal);
+                });
+                std::move(init)(asio::bind_cancellation_slot(
+                                    sig->slot(),
+                                    [timer, sig, h = std::move(handler)](auto... r) mutable {
+                                        timer->cancel();
+                                        std::move(h)(std::move(r)...);
+                                    }),
+                                std::forward<decltype(a)>(a)...);
+            },
+            t.token, std::forward<Args>(args)...);
+    }
+};
+
+namespace {
+
+template <class Token>
+cancel_after_t<std::decay_t<Token>> cancel_after(steady::duration d, Token&& t) {
+    return {d, std::forward<Token>(t)};
 }
 
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cancellation)
+
+// Every operation started directly (not composed) works with a cancel_after-style adapter.
+BOOST_AUTO_TEST_CASE(timed_cancellation_on_the_initiations_executor, *utf::timeout(30)) {
+    asio::io_context ioc;
+    connected_pair p(ioc);
+    udp::socket silent(ioc, loopback_v4());
+    std::array<std::uint8_t, 64> buf;
+    udp::endpoint from;
+    std::vector<std::pair<std::string, std::optional<error_code>>> r(5);
+    p.cli.async_read_some(asio::buffer(buf), cancel_after(100ms, [&](error_code ec, std::size_t) {
+                              r[0] = {"read", ec};
+                          }));
+    p.cli.async_wait(utp::socket::wait_read, cancel_after(100ms, [&](error_code ec) {
+                         r[1] = {"wait", ec};
+                     }));
+    utp::socket dialer(p.client_mux);
+    dialer.async_connect(silent.local_endpoint(), cancel_after(100ms, [&](error_code ec) {
+                             r[2] = {"connect", ec};
+                         }));
+    utp::socket target(ioc);
+    p.acc.async_accept(target, cancel_after(100ms, [&](error_code ec) { r[3] = {"accept", ec}; }));
+    p.client_mux.async_receive_from(asio::buffer(buf), from,
+                                    cancel_after(100ms, [&](error_code ec, std::size_t) {
+                                        r[4] = {"raw receive", ec};
+                                    }));
+    require_run_until(
+        ioc,
+        [&] {
+            return std::all_of(r.begin(), r.end(), [](auto& x) { return x.second.has_value(); });
+        },
+        5s, "timed cancellations");
+    for (auto& [what, ec] : r)
+        BOOST_TEST(*ec == asio::error::operation_aborted, what << ": " << ec->message());
+    exchange(ioc, p.cli, p.srv, 12);
+}
 
 // The move-accept form supports terminal cancellation (slot or timer race).
 BOOST_AUTO_TEST_CASE(pending_move_accept, *utf::timeout(30)) {

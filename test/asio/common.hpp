@@ -22,6 +22,7 @@
 #include <exception>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <sstream>
@@ -263,7 +264,7 @@ auto get(Future&& f, steady::duration limit, const char* what) {
 }
 
 // ---------------------------------------------------------------------------------------
-// tagged byte streams
+// tagged byte streams (the exchanges below use them)
 
 inline std::uint64_t mix64(std::uint64_t x) noexcept { // splitmix64
     x += 0x9e3779b97f4a7c15ull;
@@ -367,6 +368,42 @@ inline asio::awaitable<void> echo(utp::socket& s, std::size_t chunk = 64 * 1024)
         co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::use_awaitable);
     }
     s.shutdown(asio::socket_base::shutdown_send);
+}
+
+// ---------------------------------------------------------------------------------------
+// exchanges driven by callbacks on one io_context
+
+/// Send `n` bytes of stream `tag` from `from` to `to` and check they arrive intact.
+template <class From, class To>
+void exchange(asio::io_context& ioc, From& from, To& to, std::uint64_t tag, std::size_t n = 10000) {
+    std::vector<std::uint8_t> out(n), in(n);
+    pattern(tag).fill(0, out);
+    std::optional<error_code> w, r;
+    asio::async_write(from, asio::buffer(out), [&](error_code ec, std::size_t) { w = ec; });
+    asio::async_read(to, asio::buffer(in), [&](error_code ec, std::size_t) { r = ec; });
+    require_run_until(
+        ioc, [&] { return w && r; }, 5s, "exchange");
+    BOOST_TEST(!*w, w->message());
+    BOOST_TEST(!*r, r->message());
+    BOOST_TEST((in == out), "exchanged bytes differ");
+}
+
+/// Send `out` from `sender` to `mux`'s port as a raw (non-µTP) datagram and receive it there
+/// into `in`; checks its source, returns its length.
+inline std::size_t send_and_receive_raw(asio::io_context& ioc, utp::multiplexer& mux,
+                                        udp::socket& sender, asio::const_buffer out,
+                                        asio::mutable_buffer in) {
+    std::optional<std::size_t> got;
+    udp::endpoint from;
+    mux.async_receive_from(in, from, [&](error_code ec, std::size_t n) {
+        BOOST_TEST(!ec, ec.message());
+        got = n;
+    });
+    sender.send_to(out, mux.local_endpoint());
+    require_run_until(
+        ioc, [&] { return got.has_value(); }, 5s, "raw datagram");
+    BOOST_TEST(from == sender.local_endpoint());
+    return *got;
 }
 
 } // namespace utp_test

@@ -19,24 +19,6 @@ using namespace utp_test;
 using namespace boost::asio::experimental::awaitable_operators;
 namespace utf = boost::unit_test;
 
-namespace {
-
-/// Send `msg` from `from` and check it arrives whole at `to`.
-template <class From, class To>
-void send_and_check(asio::io_context& ioc, From& from, To& to, const std::string& msg) {
-    std::string got(msg.size(), '\0');
-    std::optional<error_code> w, r;
-    asio::async_write(from, asio::buffer(msg), [&](error_code ec, std::size_t) { w = ec; });
-    asio::async_read(to, asio::buffer(got), [&](error_code ec, std::size_t) { r = ec; });
-    require_run_until(
-        ioc, [&] { return w && r; }, 5s, "exchange");
-    BOOST_TEST(!*w, w->message());
-    BOOST_TEST(!*r, r->message());
-    BOOST_TEST(got == msg);
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_SUITE(tcp_habits)
 
 BOOST_AUTO_TEST_CASE(accept_with_peer_endpoint, *utf::timeout(30)) {
@@ -64,7 +46,7 @@ BOOST_AUTO_TEST_CASE(accept_with_peer_endpoint, *utf::timeout(30)) {
     require_run_until(
         ioc, [&] { return moved && c2c; }, 5s, "move-accept with the peer's endpoint");
     BOOST_TEST(moved_peer == client.local_endpoint());
-    send_and_check(ioc, c2, *moved, "hello");
+    exchange(ioc, c2, *moved, 51);
 }
 
 // The move-accept onto a strand of the same context and onto another io_context (run by
@@ -121,7 +103,7 @@ BOOST_AUTO_TEST_CASE(move_accept_onto_other_executors, *utf::timeout(30)) {
     t.join();
     BOOST_TEST(!read_ec, read_ec.message());
     BOOST_TEST(got == msg);
-    send_and_check(ioc, c1, *on_strand, "to a socket on a strand");
+    exchange(ioc, c1, *on_strand, 52);
 }
 
 // A refused connect leaves the socket ready to dial again, as a TCP socket is.
@@ -142,7 +124,7 @@ BOOST_AUTO_TEST_CASE(connect_again_after_a_failure, *utf::timeout(30)) {
     require_run_until(
         ioc, [&] { return c2 && a; }, 5s, "connect again");
     BOOST_TEST(!*c2, c2->message());
-    send_and_check(ioc, s, srv, "second attempt");
+    exchange(ioc, s, srv, 53);
     // A private multiplexer (socket made from the context) retries on its own port too.
     utp::socket p(ioc);
     std::optional<error_code> p1, p2, pa;
@@ -156,7 +138,7 @@ BOOST_AUTO_TEST_CASE(connect_again_after_a_failure, *utf::timeout(30)) {
     require_run_until(
         ioc, [&] { return p2 && pa; }, 5s, "private: connect again");
     BOOST_TEST(!*p2, p2->message());
-    send_and_check(ioc, psrv, p, "private second attempt");
+    exchange(ioc, psrv, p, 54);
 }
 
 // available() counts what a read would return at once; async_wait reports readiness.

@@ -410,6 +410,13 @@ void destroy_in_order(bool accepted, bool other_context, const std::array<item, 
         case item::context:
             if (!other) socket_context_died = true;
             ctx.reset();
+            // A socket on another context outlives its multiplexer's: closed, and saying so.
+            if (s && other) {
+                BOOST_TEST(!s->is_open());
+                error_code ec;
+                s->available(ec);
+                BOOST_TEST(!!ec);
+            }
             break;
         }
         poll_all();
