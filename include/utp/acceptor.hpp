@@ -23,6 +23,8 @@
 
 namespace utp {
 
+// The accept overloads are told apart by these cheap concepts, checked before Asio's
+// completion_token_for (which instantiates the token's machinery for the signature).
 namespace detail {
 template <class T>
 concept executor_like = asio::execution::is_executor<std::decay_t<T>>::value ||
@@ -218,9 +220,9 @@ public:
         utp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
         @endcode
     */
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, socket_type)) Token =
-                  asio::default_completion_token_t<executor_type>>
-    requires detail::accept_token<Token>
+    template <class Token = asio::default_completion_token_t<executor_type>>
+    requires detail::accept_token<Token> &&
+        asio::completion_token_for<Token, void(boost::system::error_code, socket_type)>
     auto async_accept(Token&& token = asio::default_completion_token_t<executor_type>()) {
         return move_accept<socket_type>(ex_, nullptr, std::forward<Token>(token));
     }
@@ -238,20 +240,20 @@ public:
         @par Completion Signature
         @code void(boost::system::error_code, basic_socket<Executor1>) @endcode
     */
-    template <class Executor1, BOOST_ASIO_COMPLETION_TOKEN_FOR(
-                                   void(boost::system::error_code, basic_socket<Executor1>)) Token =
-                                   asio::default_completion_token_t<executor_type>>
-    requires detail::executor_like<Executor1>
+    template <detail::executor_like Executor1,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code,
+                                                   basic_socket<Executor1>))
+                  Token = asio::default_completion_token_t<executor_type>>
     auto async_accept(const Executor1& ex,
                       Token&& token = asio::default_completion_token_t<executor_type>()) {
         return move_accept<basic_socket<Executor1>>(ex, nullptr, std::forward<Token>(token));
     }
 
     /// Move-accept into a socket on `ex`, setting `peer_endpoint`. As above.
-    template <class Executor1, BOOST_ASIO_COMPLETION_TOKEN_FOR(
-                                   void(boost::system::error_code, basic_socket<Executor1>)) Token =
-                                   asio::default_completion_token_t<executor_type>>
-    requires detail::executor_like<Executor1>
+    template <detail::executor_like Executor1,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code,
+                                                   basic_socket<Executor1>))
+                  Token = asio::default_completion_token_t<executor_type>>
     auto async_accept(const Executor1& ex, endpoint_type& peer_endpoint,
                       Token&& token = asio::default_completion_token_t<executor_type>()) {
         return move_accept<basic_socket<Executor1>>(ex, &peer_endpoint, std::forward<Token>(token));
@@ -263,11 +265,11 @@ public:
         @code void(boost::system::error_code, basic_socket<typename
        ExecutionContext::executor_type>) @endcode
     */
-    template <class ExecutionContext, BOOST_ASIO_COMPLETION_TOKEN_FOR(void(
-                                          boost::system::error_code,
-                                          basic_socket<typename ExecutionContext::executor_type>))
-                                          Token = asio::default_completion_token_t<executor_type>>
-    requires detail::context_like<ExecutionContext>
+    template <detail::context_like ExecutionContext,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(
+                  void(boost::system::error_code,
+                       basic_socket<typename ExecutionContext::executor_type>))
+                  Token = asio::default_completion_token_t<executor_type>>
     auto async_accept(ExecutionContext& ctx,
                       Token&& token = asio::default_completion_token_t<executor_type>()) {
         return move_accept<basic_socket<typename ExecutionContext::executor_type>>(
@@ -275,11 +277,11 @@ public:
     }
 
     /// Move-accept into a socket on `ctx`'s executor, setting `peer_endpoint`. As above.
-    template <class ExecutionContext, BOOST_ASIO_COMPLETION_TOKEN_FOR(void(
-                                          boost::system::error_code,
-                                          basic_socket<typename ExecutionContext::executor_type>))
-                                          Token = asio::default_completion_token_t<executor_type>>
-    requires detail::context_like<ExecutionContext>
+    template <detail::context_like ExecutionContext,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(
+                  void(boost::system::error_code,
+                       basic_socket<typename ExecutionContext::executor_type>))
+                  Token = asio::default_completion_token_t<executor_type>>
     auto async_accept(ExecutionContext& ctx, endpoint_type& peer_endpoint,
                       Token&& token = asio::default_completion_token_t<executor_type>()) {
         return move_accept<basic_socket<typename ExecutionContext::executor_type>>(

@@ -2,7 +2,7 @@
 // utp_bench.cpp — µTP (this library) beside kernel TCP (asio::ip::tcp) on loopback, in one
 // run of one program, so that both see the same machine at the same time.
 //
-//   utp-bench [--size MiB] [--pings N] [--conns N] [--parallel N] [--quick]
+//   utp-bench [--size MiB] [--pings N] [--conns N] [--parallel N] [--quick] [--unlocked]
 //
 //   (a) bulk throughput: one connection sends --size MiB (default 1024) to a receiver;
 //       MB/s, and CPU seconds per GiB of each side (getrusage RUSAGE_THREAD).
@@ -99,6 +99,11 @@ double seconds_since(steady::time_point t0) {
     return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
+/// Given to every io_context: Asio's default, or with --unlocked the promise that each
+/// context's I/O objects are used by one thread only (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+/// under which Asio's reactor and the µTP engine take no locks.
+int concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT;
+
 /// Rethrows, on the main thread, what a coroutine on either thread threw.
 struct failure_box {
     std::exception_ptr error;
@@ -168,7 +173,7 @@ struct throughput_result {
 
 template <class T>
 throughput_result throughput(std::uint64_t bytes) {
-    asio::io_context rx_ctx, tx_ctx;
+    asio::io_context rx_ctx(concurrency_hint), tx_ctx(concurrency_hint);
     failure_box rx_failed, tx_failed; // one per thread
     auto acceptor = T::listen(rx_ctx);
     const auto server = acceptor.local_endpoint();
@@ -247,7 +252,7 @@ struct latency_result {
 template <class T>
 latency_result ping_pong(int pings, int warmup) {
     constexpr std::size_t size = 64;
-    asio::io_context rx_ctx, tx_ctx;
+    asio::io_context rx_ctx(concurrency_hint), tx_ctx(concurrency_hint);
     failure_box rx_failed, tx_failed; // one per thread
     auto acceptor = T::listen(rx_ctx);
     const auto server = acceptor.local_endpoint();
@@ -311,7 +316,7 @@ struct setup_result {
 
 template <class T>
 setup_result setup_rate(int connections, int parallel) {
-    asio::io_context rx_ctx, tx_ctx;
+    asio::io_context rx_ctx(concurrency_hint), tx_ctx(concurrency_hint);
     failure_box rx_failed, tx_failed; // one per thread
     auto acceptor = T::listen(rx_ctx);
     const auto server = acceptor.local_endpoint();
@@ -388,7 +393,8 @@ struct options {
 
 [[noreturn]] void usage(int status) {
     std::fprintf(status ? stderr : stdout,
-                 "usage: utp-bench [--size MiB] [--pings N] [--conns N] [--parallel N] [--quick]\n"
+                 "usage: utp-bench [--size MiB] [--pings N] [--conns N] [--parallel N] [--quick] "
+                 "[--unlocked]\n"
                  "                 [--only abc]\n"
                  "  --size MiB     bulk transfer size            (default 1024)\n"
                  "  --pings N      64-byte round trips            (default 10000)\n"
@@ -397,7 +403,9 @@ struct options {
                  "  --quick        a short run: --size 128 --pings 1000 --conns 200\n"
                  "  --only LIST    run only these of (a) throughput, (b) latency, (c) setup,\n"
                  "                 (d) idle connections\n"
-                 "  --idle N       connections held idle in (d) (default 10000)\n");
+                 "  --idle N       connections held idle in (d) (default 10000)\n"
+                 "  --unlocked     io_contexts hinted single-threaded (no reactor or engine\n"
+                 "                 locks; each context is used by one thread here)\n");
     std::exit(status);
 }
 
@@ -423,6 +431,8 @@ options parse(int argc, char** argv) {
         else if (a == "--quick")
             o.size_mib = 128, o.pings = 1000, o.connections = 200, o.idle = 2000,
             o.idle_seconds = 2;
+        else if (a == "--unlocked")
+            concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO;
         else if (a == "--only" && i + 1 < argc)
             o.only = argv[++i];
         else if (a == "--idle" && i + 1 < argc)
@@ -515,7 +525,7 @@ double process_cpu() {
 }
 
 idle_result idle_connections(int n, double idle_seconds) {
-    asio::io_context ctx;
+    asio::io_context ctx(concurrency_hint);
     utp::multiplexer_options mo;
     mo.protocol.accept_backlog = std::size_t(n);
     utp::multiplexer server_mux(ctx, {loopback, 0}, mo), client_mux(ctx, {loopback, 0});
