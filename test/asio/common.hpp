@@ -388,6 +388,20 @@ void exchange(asio::io_context& ioc, From& from, To& to, std::uint64_t tag, std:
     BOOST_TEST((in == out), "exchanged bytes differ");
 }
 
+/// Accept into `server` on `acc` while `client` dials `to` (default: the acceptor's own
+/// endpoint); both must succeed.
+template <class Client, class Server>
+void accept_and_connect(asio::io_context& ioc, utp::acceptor& acc, Server& server, Client& client,
+                        std::optional<udp::endpoint> to = std::nullopt) {
+    std::optional<error_code> a, c;
+    acc.async_accept(server, [&](error_code ec) { a = ec; });
+    client.async_connect(to ? *to : acc.local_endpoint(), [&](error_code ec) { c = ec; });
+    require_run_until(
+        ioc, [&] { return a && c; }, 5s, "accept and connect");
+    BOOST_REQUIRE_MESSAGE(!*a, "accept: " << a->message());
+    BOOST_REQUIRE_MESSAGE(!*c, "connect: " << c->message());
+}
+
 /// Send `out` from `sender` to `mux`'s port as a raw (non-µTP) datagram and receive it there
 /// into `in`; checks its source, returns its length.
 inline std::size_t send_and_receive_raw(asio::io_context& ioc, utp::multiplexer& mux,

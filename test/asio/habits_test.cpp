@@ -112,32 +112,24 @@ BOOST_AUTO_TEST_CASE(connect_again_after_a_failure, *utf::timeout(30)) {
     utp::acceptor acc(ioc, loopback_v4());
     utp::multiplexer client(ioc, loopback_v4());
     utp::socket s(client);
-    std::optional<error_code> c1, c2, a;
+    std::optional<error_code> c1;
     s.async_connect(dead_endpoint(), [&](error_code ec) { c1 = ec; });
     require_run_until(
         ioc, [&] { return c1.has_value(); }, 5s, "connect to a dead port");
     BOOST_TEST(*c1 == asio::error::connection_refused, c1->message());
     BOOST_TEST(!s.is_open());
     utp::socket srv(ioc);
-    acc.async_accept(srv, [&](error_code ec) { a = ec; });
-    s.async_connect(acc.local_endpoint(), [&](error_code ec) { c2 = ec; });
-    require_run_until(
-        ioc, [&] { return c2 && a; }, 5s, "connect again");
-    BOOST_TEST(!*c2, c2->message());
+    accept_and_connect(ioc, acc, srv, s);
     exchange(ioc, s, srv, 53);
     // A private multiplexer (socket made from the context) retries on its own port too.
     utp::socket p(ioc);
-    std::optional<error_code> p1, p2, pa;
+    std::optional<error_code> p1;
     p.async_connect(dead_endpoint(), [&](error_code ec) { p1 = ec; });
     require_run_until(
         ioc, [&] { return p1.has_value(); }, 5s, "private: connect to a dead port");
     BOOST_TEST(*p1 == asio::error::connection_refused, p1->message());
     utp::socket psrv(ioc);
-    acc.async_accept(psrv, [&](error_code ec) { pa = ec; });
-    p.async_connect(acc.local_endpoint(), [&](error_code ec) { p2 = ec; });
-    require_run_until(
-        ioc, [&] { return p2 && pa; }, 5s, "private: connect again");
-    BOOST_TEST(!*p2, p2->message());
+    accept_and_connect(ioc, acc, psrv, p);
     exchange(ioc, psrv, p, 54);
 }
 
@@ -203,11 +195,8 @@ BOOST_AUTO_TEST_CASE(available_and_wait, *utf::timeout(30)) {
 
     // A pending wait is cancelled like any operation.
     utp::socket c3(client), srv3(ioc);
-    std::optional<error_code> a3, c3c, w3;
-    acc.async_accept(srv3, [&](error_code e) { a3 = e; });
-    c3.async_connect(acc.local_endpoint(), [&](error_code e) { c3c = e; });
-    require_run_until(
-        ioc, [&] { return a3 && c3c; }, 5s, "third connection");
+    std::optional<error_code> w3;
+    accept_and_connect(ioc, acc, srv3, c3);
     srv3.async_wait(utp::socket::wait_read, [&](error_code e) { w3 = e; });
     ioc.poll();
     srv3.cancel();
@@ -277,11 +266,7 @@ BOOST_AUTO_TEST_CASE(local_endpoint_reports_the_address_used, *utf::timeout(30))
     utp::multiplexer client(ioc, {asio::ip::address_v4::any(), 0});
     utp::socket c(client), srv(ioc);
     const udp::endpoint server(asio::ip::address_v4::loopback(), acc.local_endpoint().port());
-    std::optional<error_code> a, cc;
-    acc.async_accept(srv, [&](error_code e) { a = e; });
-    c.async_connect(server, [&](error_code e) { cc = e; });
-    require_run_until(
-        ioc, [&] { return a && cc; }, 5s, "connect through wildcard binds");
+    accept_and_connect(ioc, acc, srv, c, server);
     BOOST_TEST(c.local_endpoint() ==
                udp::endpoint(asio::ip::address_v4::loopback(), client.local_endpoint().port()));
     BOOST_TEST(srv.local_endpoint() == server);
@@ -294,12 +279,7 @@ BOOST_AUTO_TEST_CASE(local_endpoint_reports_the_address_used, *utf::timeout(30))
     // A dual-stack [::] port reaching a v4 peer: the v4-mapped address, as TCP reports.
     utp::multiplexer dual(ioc, {asio::ip::address_v6::any(), 0});
     utp::socket d(dual), dsrv(ioc);
-    std::optional<error_code> da, dc;
-    acc.async_accept(dsrv, [&](error_code e) { da = e; });
-    d.async_connect(server, [&](error_code e) { dc = e; });
-    require_run_until(
-        ioc, [&] { return da && dc; }, 5s, "connect from a dual-stack port");
-    BOOST_TEST(!*dc, dc->message());
+    accept_and_connect(ioc, acc, dsrv, d, server);
     const auto local = d.local_endpoint();
     BOOST_TEST(local.address().is_v6());
     BOOST_TEST(local.address().to_v6().is_v4_mapped());

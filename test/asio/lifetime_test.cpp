@@ -537,12 +537,8 @@ BOOST_AUTO_TEST_CASE(socket, *utf::timeout(30)) {
     utp::acceptor acc(ioc, loopback_v4());
     utp::multiplexer client(ioc, loopback_v4());
     utp::socket first(client);
-    std::optional<error_code> a, c;
     utp::socket srv(ioc);
-    acc.async_accept(srv, [&](error_code e) { a = e; });
-    first.async_connect(acc.local_endpoint(), [&](error_code e) { c = e; });
-    require_run_until(
-        ioc, [&] { return a && c; }, 5s, "connect");
+    accept_and_connect(ioc, acc, srv, first);
     utp::socket moved(std::move(first));
     BOOST_TEST(!first.is_open());
     BOOST_TEST(moved.is_open());
