@@ -207,6 +207,7 @@ bool connection::handle_packet(const packet& p, instant now) {
                 outgoing& o = out_at(seq_una_);
                 if (!o.acked && !o.lost) {
                     o.lost = true;
+                    o.cause = resend_cause::window;
                     ++lost_count_;
                     bytes_in_flight_ -= o.length;
                 }
@@ -258,7 +259,7 @@ bool connection::handle_packet(const packet& p, instant now) {
     return true;
 }
 
-std::uint32_t connection::ack_one(outgoing& o, instant now,
+std::uint32_t connection::ack_one(std::uint16_t seq, outgoing& o, instant now,
                                   std::optional<duration>& rtt_sample) noexcept {
     if (o.acked) return 0;
     o.acked = true;
@@ -271,7 +272,28 @@ std::uint32_t connection::ack_one(outgoing& o, instant now,
     }
     // Karn: a packet sent more than once gives an ambiguous sample.
     if (o.transmissions == 1) rtt_sample = now - o.sent_at;
+    note_delivered(seq, o, now);
     return o.length;
+}
+
+void connection::note_delivered(std::uint16_t seq, const outgoing& o, instant now) noexcept {
+    const duration rtt = now - o.sent_at;
+    if (o.transmissions > 1 && min_rtt_.count() > 0 && rtt < min_rtt_) {
+        // Acknowledged sooner than any round trip takes: the original arrived, the resend
+        // was not needed (RFC 8985 §6.2 step 2). A spurious time-based decision widens
+        // the reordering window (§6.2 step 4, without DSACK: µTP has none).
+        ++stats_.spurious_retransmits;
+        if (o.cause == resend_cause::rack) reo_wnd_mult_ = std::min(reo_wnd_mult_ + 1, 8u);
+        recoveries_since_spurious_ = 0;
+        return;
+    }
+    if (!rack_valid_ || o.sent_at > rack_xmit_ts_ ||
+        (o.sent_at == rack_xmit_ts_ && seq_less(rack_end_seq_, seq))) {
+        rack_xmit_ts_ = o.sent_at;
+        rack_end_seq_ = seq;
+        rack_rtt_ = rtt;
+    }
+    rack_valid_ = true;
 }
 
 void connection::process_ack(const packet& p, instant now) {
@@ -281,17 +303,21 @@ void connection::process_ack(const packet& p, instant now) {
     if (h.timestamp_difference != 0 && h.timestamp_difference != no_delay_sample_alt)
         delay_.add(h.timestamp_difference, now);
 
-    // Growth only when the window, not the application or the peer, was the limit.
+    // Growth only when the window, not the application or the peer, was the limit. LEDBAT
+    // keeps growing during recovery (unlike RFC 5681 §3.2): its growth is already slow,
+    // and on a lossy path recovery takes a round trip in every few.
     const bool app_limited = bytes_in_flight_ + max_payload() < cc_->window();
 
-    std::uint32_t newly_acked = 0;
+    std::uint32_t newly_acked = 0; // bytes
+    unsigned acked_packets = 0;    // a FIN or an empty packet counts here, not above
     bool cumulative = false;
     std::optional<duration> rtt_sample;
     const std::int16_t advance = seq_diff(h.ack_nr, seq_add(seq_una_, -1));
     if (advance > 0) {
         for (std::uint16_t s = seq_una_; s != seq_add(h.ack_nr, 1); ++s) {
             outgoing& o = out_at(s);
-            newly_acked += ack_one(o, now, rtt_sample);
+            acked_packets += o.acked ? 0 : 1;
+            newly_acked += ack_one(s, o, now, rtt_sample);
             if (o.type == packet_type::fin) fin_acked_ = true;
             if (small_in_flight_ && s == small_packet_seq_) small_in_flight_ = false;
         }
@@ -303,12 +329,26 @@ void connection::process_ack(const packet& p, instant now) {
         dup_acks_ = 0;
         // Linger bounds a stalled close, not a slow one: progress restarts it.
         if (linger_deadline_) linger_deadline_ = now + settings_.linger_timeout;
-        if (in_recovery_ && !seq_less(seq_una_, recovery_seq_)) in_recovery_ = false;
+        if (recovery_ != recovery::none && !seq_less(seq_una_, recovery_seq_)) leave_recovery(now);
+        if (!seq_less(seq_una_, round_end_seq_)) {
+            ss_exit_.start_round();
+            round_end_seq_ = seq_nxt_;
+        }
     } else if (advance == 0 && h.type == packet_type::state && p.payload.empty() &&
                seq_una_ != seq_nxt_ && peer_wnd_ >= max_payload()) {
         // Duplicate ACKs count only on pure STATE packets, and not while the peer's window
-        // is what holds us back (its ACKs of dropped probes repeat by design).
-        if (++dup_acks_ == dup_ack_threshold) mark_lost(seq_una_, true, now);
+        // is what holds us back (its ACKs of dropped probes repeat by design). They mean
+        // "something above the oldest arrived" even when they carry no SACK (a receiver
+        // whose reorder buffer is full, a burst that took everything above the hole): the
+        // oldest is lost, unless its retransmission is still within a round trip.
+        if (++dup_acks_ >= dup_ack_threshold) {
+            const outgoing& o = out_at(seq_una_);
+            const duration since = now - o.sent_at;
+            if (o.transmissions <= 1 || since >= std::max(rack_rtt_, rtt_.srtt())) {
+                mark_lost(seq_una_, resend_cause::duplicate_acks, now);
+                dup_acks_ = 0;
+            }
+        }
     }
 
     if (!p.selective_ack.empty() && seq_una_ != seq_nxt_) {
@@ -318,23 +358,60 @@ void connection::process_ack(const packet& p, instant now) {
             if (!sack_bit(p.selective_ack, i)) continue;
             const auto s = seq_add(h.ack_nr, static_cast<int>(i) + 2);
             if (seq_less(s, seq_una_) || !seq_less(s, seq_nxt_)) continue;
-            newly_acked += ack_one(out_at(s), now, rtt_sample);
+            acked_packets += out_at(s).acked ? 0 : 1;
+            newly_acked += ack_one(s, out_at(s), now, rtt_sample);
             highest = s;
         }
         if (highest) detect_sack_losses(*highest, now);
     }
 
-    if (rtt_sample) rtt_.sample(*rtt_sample);
-    if (newly_acked > 0 || cumulative) {
+    if (rtt_sample) {
+        rtt_.sample(*rtt_sample);
+        if (min_rtt_.count() == 0 || *rtt_sample < min_rtt_) min_rtt_ = *rtt_sample;
+        if (cc_->in_slow_start() && recovery_ == recovery::none && ss_exit_.sample(*rtt_sample)) {
+            cc_->exit_slow_start();
+            ++stats_.slow_start_delay_exits;
+        }
+    }
+    if (acked_packets > 0) {
+        tlp_in_flight_ = false;
+        detect_rack_losses(now);
+    }
+    if (acked_packets > 0 || cumulative) {
         consecutive_timeouts_ = 0;
-        if (cumulative) rtt_.reset_backoff();
+        // Forward progress: the path works, so the next timeout starts unbacked-off.
+        rtt_.reset_backoff();
         if (newly_acked > 0) cc_->on_ack(newly_acked, queuing_delay(), app_limited, now);
         wakeup_ = true;
     }
-    if (seq_una_ == seq_nxt_)
+    if (recovery_ == recovery::fast && newly_acked > 0) {
+        // Proportional Rate Reduction (RFC 6937 §3.1): send in proportion to what the peer
+        // delivered, so the window comes down to ssthresh over the recovery round trip
+        // instead of in one silent pause.
+        prr_delivered_ += newly_acked;
+        const std::uint64_t pipe = bytes_in_flight_;
+        std::uint64_t sndcnt;
+        if (pipe > prr_ssthresh_) {
+            const std::uint64_t allowed =
+                (prr_delivered_ * prr_ssthresh_ + recover_fs_ - 1) / std::max(recover_fs_, 1u);
+            sndcnt = allowed > prr_out_ ? allowed - prr_out_ : 0;
+        } else {
+            // PRR-SSRB: regrow towards ssthresh, at most a packet beyond what was delivered.
+            const std::uint64_t delivered_not_sent =
+                prr_delivered_ > prr_out_ ? prr_delivered_ - prr_out_ : 0;
+            sndcnt = std::min<std::uint64_t>(
+                prr_ssthresh_ - pipe,
+                std::max<std::uint64_t>(delivered_not_sent, newly_acked) + max_payload());
+        }
+        prr_quota_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(sndcnt, UINT32_MAX));
+    }
+    if (seq_una_ == seq_nxt_) {
         rto_deadline_.reset();
-    else if (cumulative)
+        tlp_deadline_.reset();
+    } else if (acked_packets > 0 || cumulative) {
         rto_deadline_ = now + rtt_.rto();
+        arm_loss_probe(now);
+    }
 
     if (seq_una_ != seq_nxt_ && peer_wnd_ > old_peer_wnd) {
         // The window reopened: a probe sent into the closed window was surely dropped,
@@ -343,42 +420,146 @@ void connection::process_ack(const packet& p, instant now) {
         if (o.probe && !o.acked && !o.lost && o.length <= peer_wnd_ && old_peer_wnd < o.length) {
             o.probe = false;
             o.lost = true;
+            o.cause = resend_cause::window;
             ++lost_count_;
             bytes_in_flight_ -= o.length;
         }
     }
     // A peer that answers with a closed window is alive: probing it is not timing out.
     if (peer_wnd_ < max_payload()) consecutive_timeouts_ = 0;
+    pacer_.update(cc_->window(), rtt_.srtt(), cc_->in_slow_start(), max_payload());
 }
 
 void connection::detect_sack_losses(std::uint16_t highest, instant now) {
+    // RFC 6675's DupThresh: a hole with three SACKed packets above it is lost.
     unsigned above = 0;
     for (std::uint16_t s = highest;; --s) {
-        outgoing& o = out_at(s);
+        const outgoing& o = out_at(s);
         if (o.acked)
             ++above;
-        else if (above >= dup_ack_threshold)
-            mark_lost(s, true, now);
+        else if (above >= dup_ack_threshold && o.transmissions <= 1)
+            mark_lost(s, resend_cause::duplicate_acks, now);
         if (s == seq_una_) break;
     }
 }
 
-void connection::mark_lost(std::uint16_t seq, bool fast, instant now) {
+duration connection::reordering_window() const noexcept {
+    // RFC 8985 §6.2 step 4: a quarter of the minimum RTT, widened after spurious
+    // retransmissions, never beyond the smoothed RTT.
+    const duration base = min_rtt_.count() > 0 ? min_rtt_ : rtt_.srtt();
+    return std::min<duration>(reo_wnd_mult_ * base / 4, rtt_.srtt());
+}
+
+void connection::detect_rack_losses(instant now) {
+    // RFC 8985 §6.2 step 5: a packet sent before the most recently delivered one, and
+    // outstanding for longer than that one's round trip plus the reordering window, is
+    // lost. This finds holes without three packets above them, lost retransmissions
+    // (their send time is the retransmission's), and holes a SACK-less peer leaves.
+    rack_deadline_.reset();
+    if (!rack_valid_ || seq_una_ == seq_nxt_) return;
+    const duration reo = reordering_window();
+    std::optional<duration> wait;
+    for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
+        const outgoing& o = out_at(s);
+        const bool sent_before =
+            o.sent_at < rack_xmit_ts_ || (o.sent_at == rack_xmit_ts_ && seq_less(s, rack_end_seq_));
+        // First transmissions leave in sequence order: past the first one sent after the
+        // delivered packet, every later one (and its retransmission) was sent after it too.
+        if (!sent_before && o.transmissions <= 1) break;
+        if (o.acked || o.lost || !sent_before) continue;
+        const duration left = o.sent_at + rack_rtt_ + reo - now;
+        if (left.count() <= 0)
+            mark_lost(s, resend_cause::rack, now);
+        else if (!wait || left < *wait)
+            wait = left;
+    }
+    if (wait) rack_deadline_ = now + *wait;
+}
+
+void connection::mark_lost(std::uint16_t seq, resend_cause cause, instant now) {
     outgoing& o = out_at(seq);
-    if (o.acked || o.lost || (fast && o.fast_resent)) return;
+    if (o.acked || o.lost) return;
+    const std::uint32_t flight_before = bytes_in_flight_;
     o.lost = true;
+    o.cause = cause;
     ++lost_count_;
     bytes_in_flight_ -= o.length;
-    if (fast) o.fast_resent = true;
-    // One window cut per loss event: losses among packets sent before the last cut
-    // belong to it.
+    // One window cut per loss episode: losses among packets sent before the last cut
+    // (retransmissions included) belong to it.
     if (o.type == packet_type::data && !o.probe &&
-        (!in_recovery_ || !seq_less(seq, recovery_seq_))) {
-        cc_->on_loss(queuing_delay(), now);
-        ++stats_.window_cuts;
-        in_recovery_ = true;
-        recovery_seq_ = seq_nxt_;
+        (recovery_ == recovery::none || !seq_less(seq, recovery_seq_))) {
+        recover_fs_ = flight_before;
+        enter_recovery(now);
     }
+}
+
+void connection::enter_recovery(instant now) {
+    cc_->on_loss(queuing_delay(), now);
+    ++stats_.window_cuts;
+    if (recovery_ == recovery::none) {
+        ++stats_.recoveries;
+        recovery_start_ = now;
+    }
+    recovery_ = recovery::fast;
+    recovery_seq_ = seq_nxt_;
+    prr_delivered_ = 0;
+    prr_out_ = 0;
+    prr_quota_ = 0;
+    prr_first_ = true;
+    prr_ssthresh_ = cc_->window();
+    tlp_deadline_.reset();
+    if (++recoveries_since_spurious_ >= 16) {
+        // RFC 8985 §6.2 step 4: the widened window decays after 16 clean recoveries.
+        reo_wnd_mult_ = 1;
+        recoveries_since_spurious_ = 0;
+    }
+}
+
+void connection::leave_recovery(instant now) noexcept {
+    stats_.recovery_time += now - recovery_start_;
+    recovery_ = recovery::none;
+    prr_first_ = false;
+}
+
+void connection::arm_loss_probe(instant now) noexcept {
+    // RFC 8985 §7.2: with data in flight and no recovery under way, probe after two
+    // round trips of silence, so a lost tail is found in ~2 RTT rather than at the RTO.
+    tlp_deadline_.reset();
+    if (recovery_ != recovery::none || tlp_in_flight_ || seq_una_ == seq_nxt_ ||
+        !rtt_.has_sample() || state_ != conn_state::connected)
+        return;
+    duration pto = 2 * rtt_.srtt();
+    // A lone packet may wait out the receiver's delayed-ACK timer (ours holds an ACK up
+    // to `ack_delay`; libutp and libtorrent flush theirs at the end of each read batch).
+    if (in_flight_packets() == 1) pto += settings_.ack_delay;
+    // Below ~2 ms a scheduler hiccup would fire it spuriously.
+    pto = std::max<duration>(pto, 2ms);
+    const instant at = now + pto;
+    if (rto_deadline_ && at >= *rto_deadline_) return;
+    tlp_deadline_ = at;
+}
+
+void connection::on_loss_probe(instant) {
+    tlp_deadline_.reset();
+    if (seq_una_ == seq_nxt_ || recovery_ != recovery::none) return;
+    tlp_due_ = true;
+}
+
+bool connection::may_send(std::uint32_t len) const noexcept {
+    if (send_unconditionally_) return true;
+    if (recovery_ == recovery::fast) return prr_first_ || len <= prr_quota_;
+    return bytes_in_flight_ == 0 || bytes_in_flight_ + len <= cc_->window();
+}
+
+void connection::on_data_sent(std::uint32_t len, instant now) noexcept {
+    if (recovery_ == recovery::fast) {
+        prr_out_ += len;
+        prr_quota_ -= std::min(prr_quota_, len);
+        prr_first_ = false;
+    }
+    stats_.pacing_delay += pacer_.on_sent(len, now);
+    pace_deadline_.reset();
+    send_unconditionally_ = false;
 }
 
 void connection::process_data(const packet& p, instant now) {
@@ -523,6 +704,9 @@ void connection::handle_timeout(instant now) {
     }
     if (rto_deadline_ && now >= *rto_deadline_) on_rto(now);
     if (state_ == conn_state::failed) return;
+    if (rack_deadline_ && now >= *rack_deadline_) detect_rack_losses(now);
+    if (tlp_deadline_ && now >= *tlp_deadline_) on_loss_probe(now);
+    if (pace_deadline_ && now >= *pace_deadline_) pace_deadline_.reset();
     if (ack_deadline_ && now >= *ack_deadline_) {
         ack_now_ = true;
         ack_deadline_.reset();
@@ -554,15 +738,22 @@ void connection::on_rto(instant now) {
     // Everything unacknowledged is presumed lost and resent in order as the window allows.
     for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
         outgoing& o = out_at(s);
-        o.fast_resent = false;
         if (o.acked || o.lost) continue;
         o.lost = true;
+        o.cause = resend_cause::rto;
         ++lost_count_;
         bytes_in_flight_ -= o.length;
     }
-    in_recovery_ = true;
+    if (recovery_ == recovery::none) {
+        ++stats_.recoveries;
+        recovery_start_ = now;
+    }
+    recovery_ = recovery::rto;
     recovery_seq_ = seq_nxt_;
     dup_acks_ = 0;
+    tlp_deadline_.reset();
+    rack_deadline_.reset();
+    tlp_in_flight_ = false;
     rto_deadline_ = now + rtt_.rto();
 }
 
@@ -574,6 +765,9 @@ std::optional<instant> connection::next_timeout() const noexcept {
     };
     if (state_ == conn_state::failed) return t;
     consider(rto_deadline_);
+    consider(rack_deadline_);
+    consider(tlp_deadline_);
+    consider(pace_deadline_);
     if (acks_owed_ > 0) consider(ack_deadline_);
     consider(linger_deadline_);
     consider(syn_received_deadline_);
@@ -604,8 +798,11 @@ void connection::maybe_finish(instant now) noexcept {
         state_ = conn_state::closed;
         rto_deadline_.reset();
         wakeup_ = true;
-        // Stay a while to re-ACK a FIN whose ACK the peer lost (TCP's TIME-WAIT).
-        const duration tw = std::clamp<duration>(4 * rtt_.rto(), 1s, settings_.linger_timeout);
+        // Stay a while to re-ACK a FIN whose ACK the peer lost (TCP's TIME-WAIT). Long
+        // enough for the peer's retransmissions of it to back off four times from the
+        // 200 ms floor (0.2 + 0.4 + 0.8 + 1.6 s): once we are gone its next one draws a
+        // RESET, which fails a connection whose data is not all acknowledged yet.
+        const duration tw = std::clamp<duration>(8 * rtt_.rto(), 5s, settings_.linger_timeout);
         time_wait_deadline_ = now + tw;
     }
 }
@@ -734,14 +931,38 @@ std::size_t connection::send_packet(std::uint16_t seq, instant now, std::span<st
     }
     if (o.transmissions > 0) {
         ++stats_.retransmits;
-        if (o.fast_resent) ++stats_.fast_retransmits;
+        switch (o.cause) {
+        case resend_cause::duplicate_acks:
+            ++stats_.fast_retransmits;
+            break;
+        case resend_cause::rack:
+            ++stats_.rack_retransmits;
+            break;
+        case resend_cause::tlp:
+            ++stats_.tlp_retransmits;
+            break;
+        case resend_cause::rto:
+            ++stats_.rto_retransmits;
+            break;
+        case resend_cause::none:
+        case resend_cause::window:
+            break;
+        }
     }
     if (o.transmissions < 255) ++o.transmissions;
     stats_.bytes_sent += o.length;
     o.sent_at = now;
     bytes_in_flight_ += o.length;
+    if (o.type != packet_type::syn) on_data_sent(o.length, now);
     if (!rto_deadline_) rto_deadline_ = now + rtt_.rto();
+    if (!tlp_deadline_) arm_loss_probe(now);
     return n;
+}
+
+bool connection::paced_out(std::uint32_t len, instant now) noexcept {
+    if (send_unconditionally_ || pacer_.allows(len, now)) return false;
+    pace_deadline_ = pacer_.release_time(now);
+    return true;
 }
 
 std::size_t connection::try_resend(instant now, std::span<std::uint8_t> out) {
@@ -749,13 +970,41 @@ std::size_t connection::try_resend(instant now, std::span<std::uint8_t> out) {
     for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
         outgoing& o = out_at(s);
         if (!o.lost) continue;
-        // The first loss always goes; the rest as the congestion window allows.
-        if (bytes_in_flight_ > 0 && bytes_in_flight_ + o.length > cc_->window()) return 0;
+        // The first loss always goes; the rest as the window (or PRR) allows.
+        if (!may_send(o.length) || paced_out(o.length, now)) return 0;
         o.lost = false;
         --lost_count_;
         return send_packet(s, now, out);
     }
     return 0;
+}
+
+std::size_t connection::try_loss_probe(instant now, std::span<std::uint8_t> out) {
+    if (!tlp_due_) return 0;
+    tlp_due_ = false;
+    if (seq_una_ == seq_nxt_ || recovery_ != recovery::none) return 0;
+    // RFC 8985 §7.3: new data if the peer's window takes it (it may reveal the loss
+    // through a SACK at no cost), else the last packet sent again.
+    send_unconditionally_ = true;
+    std::size_t n = try_send_new(now, out);
+    if (n == 0) {
+        std::optional<std::uint16_t> last;
+        for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s)
+            if (!out_at(s).acked && !out_at(s).lost) last = s;
+        if (last) {
+            outgoing& o = out_at(*last);
+            o.cause = resend_cause::tlp;
+            bytes_in_flight_ -= o.length; // send_packet counts it in flight again
+            n = send_packet(*last, now, out);
+        }
+    }
+    send_unconditionally_ = false;
+    if (n == 0) return 0;
+    ++stats_.tlp_probes;
+    tlp_in_flight_ = true;
+    tlp_deadline_.reset();
+    rto_deadline_ = now + rtt_.rto();
+    return n;
 }
 
 std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
@@ -783,8 +1032,8 @@ std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
                 probe = true;
         }
     } else {
-        const std::uint32_t cwnd = cc_->window();
-        if (bytes_in_flight_ + len > cwnd || bytes_in_flight_ + len > peer_wnd_) return 0;
+        if (!may_send(len) || bytes_in_flight_ + len > peer_wnd_) return 0;
+        if (paced_out(len, now)) return 0;
     }
     // Nagle: at most one undersized packet in flight.
     if (!settings_.no_delay && len < mss && small_in_flight_ && bytes_in_flight_ > 0) return 0;
@@ -854,6 +1103,7 @@ std::size_t connection::poll_transmit(instant now, std::span<std::uint8_t> out) 
     if (ack_now_ && reorder_count_ > 0) return try_send_ack(now, out);
     if (std::size_t n = try_resend(now, out)) return n;
     if (state_ == conn_state::syn_sent) return 0;
+    if (std::size_t n = try_loss_probe(now, out)) return n;
     if (std::size_t n = try_send_new(now, out)) return n;
     if (std::size_t n = try_send_fin(now, out)) return n;
     return try_send_ack(now, out);
@@ -864,6 +1114,8 @@ connection_stats connection::stats() const noexcept {
     s.rtt = rtt_.srtt();
     s.rtt_var = rtt_.rttvar();
     s.rto = rtt_.rto();
+    s.min_rtt = min_rtt_;
+    if (recovery_ != recovery::none) s.recovery_time += last_recv_ - recovery_start_;
     s.cwnd = cc_->window();
     s.peer_window = peer_wnd_;
     s.bytes_in_flight = bytes_in_flight_;

@@ -290,8 +290,7 @@ std::optional<transmit> endpoint::poll_transmit(instant now, std::span<std::uint
         if (n == 0) {
             s.queued_send = false;
             schedule(e.index);
-            if ((s.conn->done() || s.conn->state() == conn_state::closed) &&
-                !s.counted_finished) {
+            if ((s.conn->done() || s.conn->state() == conn_state::closed) && !s.counted_finished) {
                 s.counted_finished = true;
                 ++finished_;
             }

@@ -53,6 +53,11 @@ void ledbat::on_timeout(instant) {
     slow_start_ = true;
 }
 
+void ledbat::exit_slow_start() noexcept {
+    slow_start_ = false;
+    ssthresh_ = cwnd_;
+}
+
 std::uint32_t ledbat::window() const noexcept {
     return static_cast<std::uint32_t>(cwnd_);
 }

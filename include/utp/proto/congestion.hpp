@@ -36,6 +36,9 @@ public:
     /// The retransmission timer fired.
     virtual void on_timeout(instant now) = 0;
 
+    /// The path's delay grew during slow start (HyStart++, RFC 9406): stop doubling.
+    virtual void exit_slow_start() noexcept {}
+
     /// The congestion window, in bytes.
     virtual std::uint32_t window() const noexcept = 0;
 
@@ -59,6 +62,7 @@ public:
                 instant now) override;
     void on_loss(std::optional<duration> queuing_delay, instant now) override;
     void on_timeout(instant now) override;
+    void exit_slow_start() noexcept override;
     std::uint32_t window() const noexcept override;
     bool in_slow_start() const noexcept override { return slow_start_; }
 

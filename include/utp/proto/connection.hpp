@@ -7,7 +7,9 @@
 #include <utp/proto/congestion.hpp>
 #include <utp/proto/detail/byte_ring.hpp>
 #include <utp/proto/detail/delay_history.hpp>
+#include <utp/proto/detail/pacer.hpp>
 #include <utp/proto/detail/rtt_estimator.hpp>
+#include <utp/proto/detail/slow_start_exit.hpp>
 #include <utp/proto/packet.hpp>
 #include <utp/proto/settings.hpp>
 #include <utp/proto/stats.hpp>
@@ -162,17 +164,23 @@ public:
     void set_recv_buffer_size(std::size_t n) noexcept;
 
 private:
+    /// Why a packet is (or was last) queued for resending.
+    enum class resend_cause : std::uint8_t { none, duplicate_acks, rack, tlp, rto, window };
+
     struct outgoing {
         std::uint64_t offset = 0; ///< stream offset of the payload's first byte
         std::uint32_t length = 0; ///< payload bytes
         packet_type type = packet_type::data;
         std::uint8_t transmissions = 0;
-        bool acked = false;       ///< acknowledged (cumulatively or selectively)
-        bool lost = false;        ///< declared lost, waiting to be resent
-        bool fast_resent = false; ///< already resent by fast retransmit
-        bool probe = false;       ///< sent into a window the peer said was too small
-        instant sent_at{};
+        bool acked = false; ///< acknowledged (cumulatively or selectively)
+        bool lost = false;  ///< declared lost, waiting to be resent
+        bool probe = false; ///< sent into a window the peer said was too small
+        resend_cause cause = resend_cause::none;
+        instant sent_at{}; ///< the latest transmission
     };
+
+    /// How the sender is recovering, if it is.
+    enum class recovery : std::uint8_t { none, fast, rto };
 
     struct reorder_slot {
         bool present = false;
@@ -195,10 +203,21 @@ private:
     std::optional<duration> queuing_delay() const noexcept;
 
     void process_ack(const packet& p, instant now);
-    std::uint32_t ack_one(outgoing& o, instant now, std::optional<duration>& rtt_sample) noexcept;
+    std::uint32_t ack_one(std::uint16_t seq, outgoing& o, instant now,
+                          std::optional<duration>& rtt_sample) noexcept;
     void process_data(const packet& p, instant now);
+    void note_delivered(std::uint16_t seq, const outgoing& o, instant now) noexcept;
     void detect_sack_losses(std::uint16_t highest_sacked, instant now);
-    void mark_lost(std::uint16_t seq, bool fast, instant now);
+    void detect_rack_losses(instant now);
+    duration reordering_window() const noexcept;
+    void mark_lost(std::uint16_t seq, resend_cause cause, instant now);
+    void enter_recovery(instant now);
+    void leave_recovery(instant now) noexcept;
+    void arm_loss_probe(instant now) noexcept;
+    void on_loss_probe(instant now);
+    bool may_send(std::uint32_t len) const noexcept;
+    bool paced_out(std::uint32_t len, instant now) noexcept;
+    void on_data_sent(std::uint32_t len, instant now) noexcept;
     void deliver_in_order();
     void note_reordered(std::uint16_t seq) noexcept;
     void fail(conn_error e) noexcept;
@@ -214,6 +233,7 @@ private:
     std::size_t try_send_new(instant now, std::span<std::uint8_t> out);
     std::size_t try_send_fin(instant now, std::span<std::uint8_t> out);
     std::size_t try_send_ack(instant now, std::span<std::uint8_t> out);
+    std::size_t try_loss_probe(instant now, std::span<std::uint8_t> out);
     void on_ack_sent() noexcept;
 
     proto::settings settings_;
@@ -236,8 +256,35 @@ private:
     std::uint32_t lost_count_ = 0; ///< packets marked lost, not yet resent
     std::uint32_t peer_wnd_ = 0;
     std::uint16_t recovery_seq_ = 0; ///< losses below this belong to the last window cut
-    bool in_recovery_ = false;
+    recovery recovery_ = recovery::none;
+    instant recovery_start_{};
     unsigned dup_acks_ = 0;
+    // Proportional Rate Reduction (RFC 6937): during fast recovery, what was delivered
+    // and sent since it began, and the flight size when it began.
+    std::uint64_t prr_delivered_ = 0;
+    std::uint64_t prr_out_ = 0;
+    std::uint32_t recover_fs_ = 0;
+    std::uint32_t prr_quota_ = 0;    ///< bytes recovery may send until the next ACK
+    std::uint32_t prr_ssthresh_ = 0; ///< the window recovery converges to
+    bool prr_first_ = false;         ///< the episode's first retransmission goes at once
+    // RACK (RFC 8985 §6): the latest transmission among delivered packets.
+    instant rack_xmit_ts_{};
+    std::uint16_t rack_end_seq_ = 0;
+    duration rack_rtt_{0};
+    bool rack_valid_ = false;
+    duration min_rtt_{0};       ///< smallest RTT sample (0: none yet)
+    unsigned reo_wnd_mult_ = 1; ///< grows with spurious retransmissions (RFC 8985 §6.2)
+    unsigned recoveries_since_spurious_ = 0;
+    std::optional<instant> rack_deadline_; ///< RACK's reordering timer
+    // Tail loss probe (RFC 8985 §7).
+    std::optional<instant> tlp_deadline_;
+    bool tlp_due_ = false;
+    bool tlp_in_flight_ = false;
+    bool send_unconditionally_ = false; ///< the next packet ignores cwnd and pacing
+    detail::pacer pacer_;
+    std::optional<instant> pace_deadline_; ///< the pacer releases the next packets then
+    detail::slow_start_exit ss_exit_;
+    std::uint16_t round_end_seq_ = 0;    ///< a round trip ends when this is acknowledged
     std::uint16_t small_packet_seq_ = 0; ///< Nagle: seq of the undersized packet in flight
     bool small_in_flight_ = false;
     bool fin_requested_ = false;

@@ -35,9 +35,16 @@ struct settings {
     duration ack_delay = 10ms;
     /// Acknowledge at once after this many unacknowledged DATA packets.
     unsigned ack_every = 2;
-    /// Retransmission timeout before any RTT sample, and its bounds.
+    /** Retransmission timeout before any RTT sample (RFC 6298 §2.1), and its bounds.
+
+        The timeout is the last resort: RACK and tail-loss probes (RFC 8985) find losses
+        within a round trip or two, so it fires only when the path went silent. Its floor
+        covers the longest a correct receiver holds an ACK plus scheduling noise: libutp
+        and libtorrent defer ACKs only to the end of the read batch in hand (no timer),
+        ours holds one at most `ack_delay` (10 ms); Linux TCP uses 200 ms against a 40 ms
+        delayed ACK, and so do we. libutp's floor is 500 ms, with no probe before it. */
     duration initial_rto = 1s;
-    duration min_rto = 500ms;
+    duration min_rto = 200ms;
     duration max_rto = 60s;
     /// Consecutive retransmission timeouts of data (or FIN) after which the connection
     /// fails with `timed_out`.

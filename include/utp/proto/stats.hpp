@@ -14,26 +14,36 @@ namespace utp::proto {
 
 /// What a connection has done so far, and its current estimates.
 struct connection_stats {
-    std::uint64_t bytes_sent = 0;         ///< payload bytes sent, retransmissions included
-    std::uint64_t bytes_received = 0;     ///< payload bytes received, duplicates included
-    std::uint64_t bytes_delivered = 0;    ///< payload bytes handed to the application
-    std::uint64_t packets_sent = 0;       ///< datagrams sent of every type
-    std::uint64_t packets_received = 0;   ///< datagrams accepted for this connection
-    std::uint64_t retransmits = 0;        ///< DATA/FIN/SYN packets sent again
-    std::uint64_t fast_retransmits = 0;   ///< of which triggered by SACK / duplicate ACKs
-    std::uint64_t timeouts = 0;           ///< retransmission timeouts
-    std::uint64_t window_cuts = 0;        ///< congestion-window reductions on loss
-    std::uint64_t duplicate_packets = 0;  ///< DATA received that was already received
-    std::uint64_t invalid_packets = 0;    ///< packets dropped by validation
-    std::uint64_t zero_window_probes = 0; ///< packets sent into a zero peer window
-    duration rtt{0};                      ///< smoothed round-trip time
-    duration rtt_var{0};                  ///< round-trip variation
-    duration rto{0};                      ///< current retransmission timeout
-    std::uint32_t cwnd = 0;               ///< congestion window, bytes
-    std::uint32_t peer_window = 0;        ///< peer's last advertised receive window
-    std::uint32_t bytes_in_flight = 0;    ///< sent and not yet acknowledged
-    duration queuing_delay{0};            ///< LEDBAT's current one-way delay estimate
-    duration base_delay{0};               ///< LEDBAT's base one-way delay (clock offset included)
+    std::uint64_t bytes_sent = 0;             ///< payload bytes sent, retransmissions included
+    std::uint64_t bytes_received = 0;         ///< payload bytes received, duplicates included
+    std::uint64_t bytes_delivered = 0;        ///< payload bytes handed to the application
+    std::uint64_t packets_sent = 0;           ///< datagrams sent of every type
+    std::uint64_t packets_received = 0;       ///< datagrams accepted for this connection
+    std::uint64_t retransmits = 0;            ///< DATA/FIN/SYN packets sent again, of which:
+    std::uint64_t fast_retransmits = 0;       ///<  found lost by 3 duplicate ACKs or 3 SACKed above
+    std::uint64_t rack_retransmits = 0;       ///<  found lost by RACK's time test (RFC 8985 §6)
+    std::uint64_t tlp_retransmits = 0;        ///<  tail-loss probes that resent a packet (§7)
+    std::uint64_t rto_retransmits = 0;        ///<  resent after a retransmission timeout
+    std::uint64_t spurious_retransmits = 0;   ///< resent packets whose original arrived after all
+    std::uint64_t tlp_probes = 0;             ///< tail-loss probes sent (new data or a resend)
+    std::uint64_t timeouts = 0;               ///< retransmission timeouts
+    std::uint64_t slow_start_delay_exits = 0; ///< slow starts ended by a delay increase (HyStart++)
+    std::uint64_t window_cuts = 0;            ///< congestion-window reductions on loss
+    std::uint64_t duplicate_packets = 0;      ///< DATA received that was already received
+    std::uint64_t invalid_packets = 0;        ///< packets dropped by validation
+    std::uint64_t zero_window_probes = 0;     ///< packets sent into a zero peer window
+    std::uint64_t recoveries = 0;             ///< loss-recovery episodes (fast or after a timeout)
+    duration recovery_time{0};                ///< total time spent recovering from losses
+    duration pacing_delay{0};          ///< total time packets ready to go waited on the pacer
+    duration rtt{0};                   ///< smoothed round-trip time
+    duration min_rtt{0};               ///< smallest round-trip sample
+    duration rtt_var{0};               ///< round-trip variation
+    duration rto{0};                   ///< current retransmission timeout
+    std::uint32_t cwnd = 0;            ///< congestion window, bytes
+    std::uint32_t peer_window = 0;     ///< peer's last advertised receive window
+    std::uint32_t bytes_in_flight = 0; ///< sent and not yet acknowledged
+    duration queuing_delay{0};         ///< LEDBAT's current one-way delay estimate
+    duration base_delay{0};            ///< LEDBAT's base one-way delay (clock offset included)
     bool slow_start = true;
 };
 

@@ -50,6 +50,7 @@ std::ostream& operator<<(std::ostream& os, const link_config& c) {
     if (c.jitter.count()) os << " jitter=" << c.jitter.count() / 1000.0 << "ms";
     if (c.rate_bps) os << " rate=" << static_cast<double>(c.rate_bps) / 1e6 << "Mbit/s";
     if (c.queue_bytes) os << " queue=" << c.queue_bytes << "B";
+    if (c.queue_overhead) os << "+" << c.queue_overhead << "B/datagram";
     if (c.mtu) os << " mtu=" << c.mtu;
     if (c.loss > 0) os << " loss=" << percent(c.loss);
     if (c.reorder > 0)
@@ -400,7 +401,18 @@ void network::transmit(node& from, const proto::peer_address& to,
         const std::int64_t backlog_ns = std::max<std::int64_t>(0, k.busy_until_ns - now_ns);
         const auto backlog_bytes = static_cast<std::size_t>(static_cast<uint128>(backlog_ns) *
                                                             c.rate_bps / 8'000'000'000ull);
-        if (c.queue_bytes && backlog_bytes + size > c.queue_bytes) {
+        if (c.queue_overhead) {
+            // Charged per datagram, as a socket buffer does: track what is still queued.
+            while (!k.queued.empty() && k.queued.front().first <= now_ns) {
+                k.queued_charge -= k.queued.front().second;
+                k.queued.pop_front();
+            }
+            if (c.queue_bytes && k.queued_charge + size + c.queue_overhead > c.queue_bytes) {
+                k.st.dropped_queue++;
+                release_buffer(bi);
+                return;
+            }
+        } else if (c.queue_bytes && backlog_bytes + size > c.queue_bytes) {
             k.st.dropped_queue++;
             release_buffer(bi);
             return;
@@ -415,6 +427,10 @@ void network::transmit(node& from, const proto::peer_address& to,
             (static_cast<uint128>(size) * 8'000'000'000ull + c.rate_bps - 1) / c.rate_bps);
         k.busy_until_ns = start_ns + tx_ns;
         depart_ns = k.busy_until_ns;
+        if (c.queue_overhead) {
+            k.queued.emplace_back(depart_ns, size + c.queue_overhead);
+            k.queued_charge += size + c.queue_overhead;
+        }
     }
 
     if (k.random.chance(c.loss)) {
@@ -645,6 +661,33 @@ void network::inject(node& to, const proto::peer_address& from, std::span<const 
     buffers_[bi].link = UINT32_MAX;
     ++stats_.injected;
     push_event(to_us(now_ + after), event_kind::deliver, to.index_, bi);
+}
+
+filter_fn drop_bursts(const node& from, std::uint64_t first, std::uint64_t count,
+                      std::uint64_t every, bool and_fin) {
+    struct state {
+        std::optional<std::uint16_t> base;
+        std::uint64_t highest = 0; ///< packets of the stream seen so far
+        bool fin_dropped = false;
+    };
+    auto st = std::make_shared<state>();
+    return [&from, st, first, count, every, and_fin](datagram_view& d) {
+        if (&d.from != &from) return filter_action::pass;
+        const auto h = d.header();
+        if (!h) return filter_action::pass;
+        if (and_fin && h->type == proto::packet_type::fin && !st->fin_dropped) {
+            st->fin_dropped = true;
+            return filter_action::drop;
+        }
+        if (d.payload_size() == 0) return filter_action::pass;
+        if (!st->base) st->base = h->seq_nr;
+        const std::uint64_t n = static_cast<std::uint16_t>(h->seq_nr - *st->base) + 1u;
+        if (n <= st->highest) return filter_action::pass; // a retransmission
+        st->highest = n;
+        if (n < first) return filter_action::pass;
+        const std::uint64_t k = every ? (n - first) % every : n - first;
+        return k < count ? filter_action::drop : filter_action::pass;
+    };
 }
 
 } // namespace utp::sim

@@ -87,6 +87,12 @@ struct link_config {
     /// Queue in front of the bottleneck, in bytes (0: unbounded). A datagram that does
     /// not fit is dropped (tail drop). Only meaningful with a rate.
     std::size_t queue_bytes = 0;
+    /** Bytes each queued datagram costs beyond its size (0: none). A socket buffer
+        charges a datagram its whole allocation (Linux's skb truesize: ~2.3 KiB for a
+        1.4 KB datagram on loopback), so `rate_bps` + `queue_bytes` + this model a
+        receiver whose UDP receive buffer (e.g. the default 212 992 bytes) is drained at
+        a fixed rate. */
+    std::size_t queue_overhead = 0;
     /// Largest datagram carried (0: any); larger ones are dropped.
     std::size_t mtu = 0;
     /// Random loss (after the queue, on the wire).
@@ -396,6 +402,9 @@ private:
         std::uint32_t to;
         std::int64_t busy_until_ns = 0;        ///< when the bottleneck finishes its backlog
         std::int64_t last_arrival = INT64_MIN; ///< µs, for FIFO delivery under jitter
+        /// With `queue_overhead`: departure time (ns) and charge of each queued datagram.
+        std::deque<std::pair<std::int64_t, std::size_t>> queued;
+        std::size_t queued_charge = 0;
     };
 
     void push_event(std::int64_t at, event_kind k, std::uint32_t target, std::uint32_t arg);
@@ -470,6 +479,14 @@ filter_fn drop_first(match m, std::uint64_t count = 1);
 filter_fn drop_all(match m);
 /// A filter counting datagrams that match `m` into `*counter` (passes everything).
 filter_fn count_into(match m, std::shared_ptr<std::uint64_t> counter);
+
+/** A filter that loses the first transmission of `count` consecutive DATA packets of
+    `from`, starting `first` packets into its stream (counting sequence numbers from its
+    first DATA, from 1), and again every `every` packets if `every` is set; with
+    `and_fin`, its first FIN too. Retransmissions pass: a burst loss is an event in time,
+    not a property of the data. */
+filter_fn drop_bursts(const node& from, std::uint64_t first, std::uint64_t count,
+                      std::uint64_t every = 0, bool and_fin = false);
 
 } // namespace utp::sim
 
