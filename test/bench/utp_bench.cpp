@@ -594,16 +594,23 @@ int main(int argc, char** argv) {
                 fmt("%.2f", (ta.tx_cpu + ta.rx_cpu) / gib));
             row("  sender thread", fmt("%.2f", ua.tx_cpu / gib), fmt("%.2f", ta.tx_cpu / gib));
             row("  receiver thread", fmt("%.2f", ua.rx_cpu / gib), fmt("%.2f", ta.rx_cpu / gib));
-            std::printf("    uTP sender: %llu retransmits, %llu timeouts, rtt %.0f us, cwnd %u B\n"
-                        "    uTP batching: %.1f datagrams per sendmmsg (sender), %.1f per recvmmsg"
-                        " (receiver)\n",
-                        (unsigned long long)ua.utp_stats.retransmits,
-                        (unsigned long long)ua.utp_stats.timeouts, double(ua.utp_stats.rtt.count()),
-                        ua.utp_stats.cwnd,
-                        double(ua.tx_mux.datagrams_sent) /
-                            double(std::max<std::uint64_t>(1, ua.tx_mux.send_calls)),
-                        double(ua.rx_mux.datagrams_received) /
-                            double(std::max<std::uint64_t>(1, ua.rx_mux.receive_calls)));
+            const auto& us = ua.utp_stats;
+            std::printf(
+                "    uTP sender: %llu retransmits (fast %llu, RACK %llu, TLP %llu, RTO %llu;"
+                " spurious %llu), %llu timeouts, %llu recoveries (%.0f ms), pacing"
+                " delay %.0f ms, rtt %.0f us (min %.0f), cwnd %u B\n"
+                "    uTP batching: %.1f datagrams per sendmmsg (sender), %.1f per recvmmsg"
+                " (receiver)\n",
+                (unsigned long long)us.retransmits, (unsigned long long)us.fast_retransmits,
+                (unsigned long long)us.rack_retransmits, (unsigned long long)us.tlp_retransmits,
+                (unsigned long long)us.rto_retransmits, (unsigned long long)us.spurious_retransmits,
+                (unsigned long long)us.timeouts, (unsigned long long)us.recoveries,
+                double(us.recovery_time.count()) / 1e3, double(us.pacing_delay.count()) / 1e3,
+                double(us.rtt.count()), double(us.min_rtt.count()), us.cwnd,
+                double(ua.tx_mux.datagrams_sent) /
+                    double(std::max<std::uint64_t>(1, ua.tx_mux.send_calls)),
+                double(ua.rx_mux.datagrams_received) /
+                    double(std::max<std::uint64_t>(1, ua.rx_mux.receive_calls)));
             const auto datagrams = ua.tx_mux.datagrams_sent + ua.tx_mux.datagrams_received +
                                    ua.rx_mux.datagrams_sent + ua.rx_mux.datagrams_received;
             std::printf("    uTP heap allocations: %llu over %llu datagrams = %.4f per datagram"

@@ -279,7 +279,7 @@ private:
     // Tail loss probe (RFC 8985 §7).
     std::optional<instant> tlp_deadline_;
     bool tlp_due_ = false;
-    bool tlp_in_flight_ = false;
+    unsigned tlp_sent_ = 0;             ///< probes since the last packet was acknowledged
     bool send_unconditionally_ = false; ///< the next packet ignores cwnd and pacing
     detail::pacer pacer_;
     std::optional<instant> pace_deadline_; ///< the pacer releases the next packets then
