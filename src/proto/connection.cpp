@@ -529,7 +529,10 @@ void connection::arm_loss_probe(instant now) noexcept {
     // RFC 8985 §7.2: with data in flight and no recovery under way, probe after two
     // round trips of silence, so a lost tail is found in ~2 RTT rather than at the RTO.
     tlp_deadline_.reset();
-    if (recovery_ != recovery::none || tlp_sent_ >= max_loss_probes || seq_una_ == seq_nxt_ ||
+    // Unlike RFC 8985 §7.2, also during fast recovery: when its retransmissions are lost
+    // too and nothing sent after them is acknowledged, PRR's quota stays 0 and RACK has
+    // nothing to compare with, so only a probe avoids the RTO.
+    if (recovery_ == recovery::rto || tlp_sent_ >= max_loss_probes || seq_una_ == seq_nxt_ ||
         !rtt_.has_sample() || state_ != conn_state::connected)
         return;
     duration pto = 2 * rtt_.srtt();
@@ -545,7 +548,7 @@ void connection::arm_loss_probe(instant now) noexcept {
 
 void connection::on_loss_probe(instant) {
     tlp_deadline_.reset();
-    if (seq_una_ == seq_nxt_ || recovery_ != recovery::none) return;
+    if (seq_una_ == seq_nxt_ || recovery_ == recovery::rto) return;
     tlp_due_ = true;
 }
 
@@ -986,7 +989,7 @@ std::size_t connection::try_resend(instant now, std::span<std::uint8_t> out) {
 std::size_t connection::try_loss_probe(instant now, std::span<std::uint8_t> out) {
     if (!tlp_due_) return 0;
     tlp_due_ = false;
-    if (seq_una_ == seq_nxt_ || recovery_ != recovery::none) return 0;
+    if (seq_una_ == seq_nxt_ || recovery_ == recovery::rto) return 0;
     // RFC 8985 §7.3: new data if the peer's window takes it (it may reveal the loss
     // through a SACK at no cost), else the last packet sent again.
     send_unconditionally_ = true;

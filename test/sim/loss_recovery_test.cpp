@@ -4,6 +4,7 @@
 // (sim::run_transfer checks every byte); the bounds are on goodput, on the longest stall
 // (the longest time the receiver read nothing) and on which mechanism repaired the loss.
 // Figures are printed so CI logs show them.
+#include "report.hpp"
 #include "sim.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -22,10 +23,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-void report(const std::string& s) {
-    BOOST_TEST_MESSAGE(s);
-    std::cout << s << std::endl;
-}
+using utp_sim_test::report;
 
 /// A transfer, with the longest time B's application read nothing while data was due.
 struct observed {

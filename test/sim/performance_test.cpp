@@ -2,6 +2,7 @@
 // 50 ms path, and LEDBAT's steady state behind a bottleneck with a one-second queue
 // (the queueing delay it settles at, and the utilisation it keeps). Figures are printed
 // (BOOST_TEST_MESSAGE and stdout) so CI logs show them.
+#include "report.hpp"
 #include "sim.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -17,10 +18,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-void report(const std::string& s) {
-    BOOST_TEST_MESSAGE(s);
-    std::cout << s << std::endl;
-}
+using utp_sim_test::report;
 
 constexpr std::uint64_t rate_10m = 10'000'000;
 
