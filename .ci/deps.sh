@@ -6,9 +6,10 @@ set -euo pipefail
 # recommends it with clang, so name it.
 # python3-libtorrent and transmission-daemon are the peers of the interop tests
 # (test/interop: libtorrent-rasterbar 2.0.8 and Transmission 3.00 with libutp).
-# nftables and npm (utp-native, i.e. libutp) serve the loss benchmark (test/bench/loss_bench.sh).
+# nftables, ethtool and npm (utp-native, i.e. libutp) serve the loss benchmark
+# (test/bench/loss_bench.sh); utp-native also the libutp interop tests.
 packages=(build-essential cmake libboost1.81-dev libboost-test1.81-dev libssl-dev clang
-          libclang-rt-14-dev python3-libtorrent transmission-daemon nftables)
+          libclang-rt-14-dev python3-libtorrent transmission-daemon nftables ethtool)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # loss_bench.sh [MiB] — µTP goodput on a lossy path, beside TCP's, in one run.
 #
-# Creates a private network namespace (root only) whose loopback has a 1500-byte MTU and
-# an nft rule dropping a share of every UDP datagram and TCP segment leaving it, then for
+# Creates a private network namespace (root only) whose loopback has a 1500-byte MTU, no
+# segmentation offload (so TCP, like µTP, puts one ~1.4 kB packet per datagram and loses
+# one packet per drop, not a 64 KiB super-segment) and an nft rule dropping a share of
+# every UDP datagram and TCP segment leaving it, then for
 # 0, 1, 5 and 10 % loss runs, in it:
 #   - utp-bench --only a: this library's bulk goodput beside kernel TCP's (same process,
 #     same path, same loss);
@@ -10,7 +12,7 @@
 #     against the reference receiver, as BitTorrent clients run it.
 # Prints one table. Each run is bounded by `timeout`; the namespace is deleted on exit.
 # Needs: build/test/bench/utp-bench and build/example/utpcat (Release), nft, node with
-# utp-native in .deps/npm (bash .ci/deps.sh installs both).
+# utp-native in .deps/npm, ethtool (bash .ci/deps.sh installs them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mib=${1:-64}
@@ -19,6 +21,7 @@ utpcat=$root/build/example/utpcat
 export NODE_PATH=$root/.deps/npm/node_modules
 [ "$(id -u)" -eq 0 ] || { echo "loss_bench: needs root (network namespace, nft)" >&2; exit 2; }
 command -v nft >/dev/null || { echo "loss_bench: install nftables" >&2; exit 2; }
+command -v ethtool >/dev/null || { echo "loss_bench: install ethtool" >&2; exit 2; }
 [ -x "$bench" ] && [ -x "$utpcat" ] || { echo "loss_bench: build first (cmake --build build)" >&2; exit 2; }
 have_libutp=1
 node -e "require('utp-native')" 2>/dev/null || have_libutp=0
@@ -28,6 +31,7 @@ ip netns add "$ns"
 trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo mtu 1500 up
+in_ns ethtool -K lo tso off gso off gro off >/dev/null
 in_ns nft add table inet lossy
 in_ns nft add chain inet lossy out '{ type filter hook output priority 0; }'
 
@@ -52,8 +56,8 @@ to_libutp() { # prints MB/s, or a reason
     rm -f "$out"
 }
 
-echo "loss_bench: $mib MiB per run; loopback in a private namespace, MTU 1500; nft drops the"
-echo "given share of UDP datagrams and TCP segments. $(nproc) CPUs, $(uname -r)."
+echo "loss_bench: $mib MiB per run; loopback in a private namespace, MTU 1500, no TSO/GSO/GRO;"
+echo "nft drops the given share of UDP datagrams and TCP segments. $(nproc) CPUs, $(uname -r)."
 printf '%-6s %14s %14s %10s %22s  %s\n' loss "uTP MB/s" "TCP MB/s" "uTP/TCP" "uTP -> libutp MB/s" "uTP sender"
 for pct in 0 1 5 10; do
     in_ns nft flush chain inet lossy out
