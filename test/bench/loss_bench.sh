@@ -8,7 +8,8 @@
 # 0, 1, 5 and 10 % loss runs, in it:
 #   - utp-bench --only a: this library's bulk goodput beside kernel TCP's (same process,
 #     same path, same loss);
-#   - utpcat → libutp (npm utp-native, default 208 KiB UDP receive buffer): our sender
+#   - utpcat → libutp (npm utp-native, default 208 KiB UDP receive buffer, driven by
+#     test/interop/libutp_peer.js): our sender
 #     against the reference receiver, as BitTorrent clients run it.
 # Prints one table. Each run is bounded by `timeout`; the namespace is deleted on exit.
 # Needs: build/test/bench/utp-bench and build/example/utpcat (Release), nft, node with
@@ -35,25 +36,37 @@ in_ns ethtool -K lo tso off gso off gro off >/dev/null
 in_ns nft add table inet lossy
 in_ns nft add chain inet lossy out '{ type filter hook output priority 0; }'
 
-to_libutp() { # prints MB/s, or a reason
-    local out port t0 t1 rc
+to_libutp() { # sets $lib to MB/s, or a reason
+    local out fifo port t0 t1 rc pid
     out=$(mktemp)
-    in_ns timeout 200 node "$root/test/bench/libutp_receiver.js" >"$out" 2>/dev/null &
-    local pid=$!
-    for _ in $(seq 100); do grep -q '^port' "$out" && break; sleep 0.05; done
-    port=$(awk '/^port/{print $2}' "$out")
-    [ -n "$port" ] || { kill $pid 2>/dev/null; echo "no libutp"; return; }
-    t0=$(date +%s.%N)
-    rc=0
-    head -c $((mib << 20)) /dev/zero | in_ns timeout 180 "$utpcat" 127.0.0.1 "$port" >/dev/null 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    wait $pid 2>/dev/null || true
-    if [ $rc -ne 0 ] || ! grep -q "\"bytes\":$((mib << 20))," "$out"; then
-        echo "failed (rc $rc)"
-    else
-        awk -v b=$((mib << 20)) -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.1f", b/(t1-t0)/1e6}'
+    fifo=$(mktemp -u)
+    mkfifo "$fifo"
+    # The peer script stops when its stdin closes: fd 9 holds the FIFO open for the run.
+    in_ns timeout 200 node "$root/test/interop/libutp_peer.js" recv 127.0.0.1 \
+        <"$fifo" >"$out" 2>/dev/null &
+    pid=$!
+    exec 9>"$fifo"
+    for _ in $(seq 100); do grep -q '^listening' "$out" && break; sleep 0.05; done
+    port=$(awk '/^listening/{print $2}' "$out")
+    lib="no libutp"
+    if [ -n "$port" ]; then
+        t0=$(date +%s.%N)
+        rc=0
+        head -c $((mib << 20)) /dev/zero |
+            in_ns timeout 180 "$utpcat" 127.0.0.1 "$port" >/dev/null 2>&1 || rc=$?
+        t1=$(date +%s.%N)
+        for _ in $(seq 100); do grep -q '^done' "$out" && break; sleep 0.05; done
+        if [ $rc -ne 0 ] || ! grep -q "^done $((mib << 20)) " "$out"; then
+            lib="failed (rc $rc)"
+        else
+            lib=$(awk -v b=$((mib << 20)) -v t0="$t0" -v t1="$t1" \
+                'BEGIN{printf "%.1f", b/(t1-t0)/1e6}')
+        fi
     fi
-    rm -f "$out"
+    exec 9>&-
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$out" "$fifo"
 }
 
 echo "loss_bench: $mib MiB per run; loopback in a private namespace, MTU 1500, no TSO/GSO/GRO;"
@@ -66,7 +79,7 @@ for pct in 0 1 5 10; do
     read -r u t < <(echo "$res" | awk '/throughput \(MB\/s\)/{print $3, $4}')
     sender=$(echo "$res" | sed -n 's/^ *uTP sender: //p' | cut -c1-200)
     lib="skipped (no utp-native)"
-    [ $have_libutp -eq 1 ] && lib=$(to_libutp)
+    [ $have_libutp -eq 1 ] && to_libutp
     ratio=$(awk -v u="${u:-0}" -v t="${t:-0}" 'BEGIN{if (t > 0) printf "%.0f %%", 100*u/t; else print "-"}')
     printf '%-6s %14s %14s %10s %22s  %s\n' "$pct %" "${u:-failed}" "${t:-failed}" "$ratio" "$lib" "$sender"
 done

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
@@ -77,7 +78,36 @@ asio::awaitable<std::optional<std::string>> child_process::read_line() {
     if (ec) co_return std::nullopt;
     std::string line(asio::buffers_begin(buf_.data()), asio::buffers_begin(buf_.data()) + n - 1);
     buf_.consume(n);
+    tail_.push_back(line);
+    if (tail_.size() > 30) tail_.pop_front();
     co_return line;
+}
+
+asio::awaitable<void> read_reports(
+    child_process& child, std::optional<unsigned short>& port,
+    std::function<void(const std::string& word, std::istream& rest, const std::string& line)>
+        on_line) {
+    for (;;) {
+        auto line = co_await child.read_line();
+        if (!line) co_return;
+        std::istringstream in(*line);
+        std::string word;
+        in >> word;
+        if (word == "listening") {
+            unsigned short p = 0;
+            in >> p;
+            port = p;
+            continue;
+        }
+        on_line(word, in, *line);
+    }
+}
+
+std::string child_process::tail_text() const {
+    std::string s;
+    for (const auto& l : tail_)
+        s += "\n    | " + l;
+    return s;
 }
 
 void child_process::close_stdin() {

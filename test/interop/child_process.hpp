@@ -13,6 +13,9 @@
 #include <boost/asio/streambuf.hpp>
 
 #include <chrono>
+#include <deque>
+#include <functional>
+#include <istream>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -32,6 +35,10 @@ public:
     /// The next line of its stdout, without the newline; std::nullopt at end of output.
     boost::asio::awaitable<std::optional<std::string>> read_line();
 
+    /// Its last lines of output (up to 30), one per line prefixed "    | ", for failure
+    /// messages.
+    std::string tail_text() const;
+
     /// Close its stdin: the peer scripts take that as "stop now".
     void close_stdin();
 
@@ -50,7 +57,16 @@ private:
     int stdin_fd_ = -1;
     boost::asio::posix::stream_descriptor out_;
     boost::asio::streambuf buf_;
+    std::deque<std::string> tail_;
 };
+
+/** Read `child`'s output to its end: "listening PORT" sets `port`; every other line goes to
+    `on_line` as its first word, a stream positioned after it (the peer scripts report as
+    "word values...") and whole. */
+boost::asio::awaitable<void> read_reports(
+    child_process& child, std::optional<unsigned short>& port,
+    std::function<void(const std::string& word, std::istream& rest, const std::string& line)>
+        on_line);
 
 } // namespace interop
 

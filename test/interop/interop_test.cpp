@@ -87,42 +87,24 @@ struct peer_report {
     std::vector<std::string> tcp_peers;
     bool saw_utp_peer = false;
     bool ended = false;
-    std::deque<std::string> tail; ///< last lines, for failure messages
-
-    std::string tail_text() const {
-        std::string s;
-        for (const auto& l : tail)
-            s += "\n    | " + l;
-        return s;
-    }
 };
 
 asio::awaitable<void> pump(child_process& child, peer_report& rep) {
-    for (;;) {
-        auto line = co_await child.read_line();
-        if (!line) break;
-        rep.tail.push_back(*line);
-        if (rep.tail.size() > 30) rep.tail.pop_front();
-        std::istringstream in(*line);
-        std::string word;
-        in >> word;
-        if (word == "listening") {
-            unsigned short p = 0;
-            in >> p;
-            rep.port = p;
-        } else if (word == "done") {
-            double bytes = 0, seconds = 0;
-            in >> bytes >> seconds;
-            rep.done_seconds = seconds;
-        } else if (word == "error") {
-            rep.errors.push_back(*line);
-        } else if (word == "peer") {
-            std::string ip, port, proto;
-            in >> ip >> port >> proto;
-            if (proto == "tcp") rep.tcp_peers.push_back(*line);
-            if (proto == "utp") rep.saw_utp_peer = true;
-        }
-    }
+    co_await interop::read_reports(
+        child, rep.port, [&](const std::string& word, std::istream& in, const std::string& line) {
+            if (word == "done") {
+                double bytes = 0, seconds = 0;
+                in >> bytes >> seconds;
+                rep.done_seconds = seconds;
+            } else if (word == "error") {
+                rep.errors.push_back(line);
+            } else if (word == "peer") {
+                std::string ip, port, proto;
+                in >> ip >> port >> proto;
+                if (proto == "tcp") rep.tcp_peers.push_back(line);
+                if (proto == "utp") rep.saw_utp_peer = true;
+            }
+        });
     rep.ended = true;
 }
 
@@ -156,12 +138,13 @@ std::vector<std::string> peer_command(peer_kind kind, const char* role, const wo
 }
 
 /// Wait for the peer to announce its port (or fail trying).
-void wait_ready(asio::io_context& ioc, peer_report& rep, const char* what) {
+void wait_ready(asio::io_context& ioc, const child_process& peer, peer_report& rep,
+                const char* what) {
     const run_result r = run_until(
         ioc, [&] { return rep.port || rep.ended || !rep.errors.empty(); }, 90s);
     BOOST_REQUIRE_MESSAGE(rep.port && rep.errors.empty(), what
                                                               << ": the peer did not become ready ("
-                                                              << r << ")" << rep.tail_text());
+                                                              << r << ")" << peer.tail_text());
 }
 
 void check_utp_only(const peer_report& rep, const char* what) {
@@ -205,7 +188,7 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
     child_process peer(ioc.get_executor(), peer_command(kind, "seed", ws, loopback));
     peer_report rep;
     asio::co_spawn(ioc, pump(peer, rep), asio::detached);
-    wait_ready(ioc, rep, label.c_str());
+    wait_ready(ioc, peer, rep, label.c_str());
 
     utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
     utp::socket sock(mux);
@@ -295,7 +278,7 @@ void they_download(peer_kind kind, const asio::ip::address& loopback) {
     child_process peer(ioc.get_executor(), peer_command(kind, "download", ws, loopback, dial_us));
     peer_report rep;
     asio::co_spawn(ioc, pump(peer, rep), asio::detached);
-    wait_ready(ioc, rep, label.c_str());
+    wait_ready(ioc, peer, rep, label.c_str());
 
     utp::socket sock(mux);
     interop::transfer_report served;
@@ -322,7 +305,7 @@ void they_download(peer_kind kind, const asio::ip::address& loopback) {
     const auto t1 = steady::now();
     BOOST_TEST_MESSAGE(label << ": " << describe(sock.stats(), mux.stats()));
     BOOST_REQUIRE_MESSAGE(rep.done_seconds && rep.errors.empty(),
-                          label << ": the peer did not complete" << rep.tail_text());
+                          label << ": the peer did not complete" << peer.tail_text());
     check_utp_only(rep, label.c_str());
     BOOST_CHECK_MESSAGE(rep.saw_utp_peer, label << ": the peer never listed our µTP connection");
 

@@ -71,37 +71,19 @@ struct libutp_report {
     std::string digest;
     std::vector<std::string> errors;
     bool ended = false;
-    std::deque<std::string> tail;
-
-    std::string tail_text() const {
-        std::string s;
-        for (const auto& l : tail)
-            s += "\n    | " + l;
-        return s;
-    }
 };
 
 asio::awaitable<void> pump(child_process& child, libutp_report& rep) {
-    for (;;) {
-        auto line = co_await child.read_line();
-        if (!line) break;
-        rep.tail.push_back(*line);
-        if (rep.tail.size() > 20) rep.tail.pop_front();
-        std::istringstream in(*line);
-        std::string word;
-        in >> word;
-        if (word == "listening") {
-            unsigned short p = 0;
-            in >> p;
-            rep.port = p;
-        } else if (word == "done") {
-            std::uint64_t b = 0;
-            in >> b >> rep.seconds >> rep.digest;
-            rep.bytes = b;
-        } else if (word == "error") {
-            rep.errors.push_back(*line);
-        }
-    }
+    co_await interop::read_reports(
+        child, rep.port, [&](const std::string& word, std::istream& in, const std::string& line) {
+            if (word == "done") {
+                std::uint64_t b = 0;
+                in >> b >> rep.seconds >> rep.digest;
+                rep.bytes = b;
+            } else if (word == "error") {
+                rep.errors.push_back(line);
+            }
+        });
     rep.ended = true;
 }
 
@@ -150,7 +132,7 @@ BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
     asio::co_spawn(ioc, pump(peer, rep), asio::detached);
     require_run_until(
         ioc, [&] { return rep.port || rep.ended; }, 60s, "libutp ready");
-    BOOST_REQUIRE_MESSAGE(rep.port, "libutp did not start" << rep.tail_text());
+    BOOST_REQUIRE_MESSAGE(rep.port, "libutp did not start" << peer.tail_text());
 
     utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
     utp::socket sock(mux);
@@ -176,7 +158,7 @@ BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
     require_run_until(
         ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty(); }, 200s,
         "us -> libutp", t);
-    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << rep.tail_text());
+    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
     BOOST_CHECK_EQUAL(*rep.bytes, size);
     BOOST_CHECK_EQUAL(rep.digest, digest);
     const double s = std::chrono::duration<double>(t1 - t0).count();
@@ -232,7 +214,7 @@ BOOST_AUTO_TEST_CASE(libutp_sends_to_us) {
     require_run_until(
         ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty() || rep.ended; }, 200s,
         "libutp -> us", t);
-    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << rep.tail_text());
+    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
     BOOST_CHECK_EQUAL(got, size);
     BOOST_CHECK_EQUAL(*rep.bytes, size);
     BOOST_CHECK_EQUAL(h.hex(), rep.digest);
