@@ -212,13 +212,7 @@ bool connection::handle_packet(const packet& p, instant now) {
             // The initiator has not heard us: our first packet (if sent) was surely lost
             // with the SYN-ACK. Resend it with the SYN-ACK, not after our own timeout.
             if (state_ == conn_state::syn_received && seq_una_ != seq_nxt_) {
-                outgoing& o = out_at(seq_una_);
-                if (!o.acked && !o.lost) {
-                    o.lost = true;
-                    o.cause = resend_cause::window;
-                    ++lost_count_;
-                    bytes_in_flight_ -= o.length;
-                }
+                queue_resend(out_at(seq_una_), resend_cause::window);
             }
             return true;
         }
@@ -427,10 +421,7 @@ void connection::process_ack(const packet& p, instant now) {
         outgoing& o = out_at(seq_una_);
         if (o.probe && !o.acked && !o.lost && o.length <= peer_wnd_ && old_peer_wnd < o.length) {
             o.probe = false;
-            o.lost = true;
-            o.cause = resend_cause::window;
-            ++lost_count_;
-            bytes_in_flight_ -= o.length;
+            queue_resend(o, resend_cause::window);
         }
     }
     // A peer that answers with a closed window is alive: probing it is not timing out.
@@ -486,12 +477,8 @@ void connection::detect_rack_losses(instant now) {
 
 void connection::mark_lost(std::uint16_t seq, resend_cause cause, instant now) {
     outgoing& o = out_at(seq);
-    if (o.acked || o.lost) return;
     const std::uint32_t flight_before = bytes_in_flight_;
-    o.lost = true;
-    o.cause = cause;
-    ++lost_count_;
-    bytes_in_flight_ -= o.length;
+    if (!queue_resend(o, cause)) return;
     // One window cut per loss episode: losses among packets sent before the last cut
     // (retransmissions included) belong to it.
     if (o.type == packet_type::data && !o.probe &&
@@ -501,15 +488,30 @@ void connection::mark_lost(std::uint16_t seq, resend_cause cause, instant now) {
     }
 }
 
-void connection::enter_recovery(instant now) {
-    cc_->on_loss(queuing_delay(), now);
-    ++stats_.window_cuts;
+bool connection::queue_resend(outgoing& o, resend_cause cause) noexcept {
+    // "lost" doubles as "waiting to be resent": it leaves the flight until it goes again.
+    if (o.acked || o.lost) return false;
+    o.lost = true;
+    o.cause = cause;
+    ++lost_count_;
+    bytes_in_flight_ -= o.length;
+    return true;
+}
+
+void connection::begin_recovery(recovery kind, instant now) noexcept {
     if (recovery_ == recovery::none) {
         ++stats_.recoveries;
         recovery_start_ = now;
     }
-    recovery_ = recovery::fast;
+    recovery_ = kind;
+    // Losses among packets sent before this point belong to this episode.
     recovery_seq_ = seq_nxt_;
+}
+
+void connection::enter_recovery(instant now) {
+    cc_->on_loss(queuing_delay(), now);
+    ++stats_.window_cuts;
+    begin_recovery(recovery::fast, now);
     prr_delivered_ = 0;
     prr_out_ = 0;
     prr_quota_ = 0;
@@ -748,19 +750,9 @@ void connection::on_rto(instant now) {
     rtt_.backoff();
     // Everything unacknowledged is presumed lost and resent in order as the window allows.
     for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s) {
-        outgoing& o = out_at(s);
-        if (o.acked || o.lost) continue;
-        o.lost = true;
-        o.cause = resend_cause::rto;
-        ++lost_count_;
-        bytes_in_flight_ -= o.length;
+        queue_resend(out_at(s), resend_cause::rto);
     }
-    if (recovery_ == recovery::none) {
-        ++stats_.recoveries;
-        recovery_start_ = now;
-    }
-    recovery_ = recovery::rto;
-    recovery_seq_ = seq_nxt_;
+    begin_recovery(recovery::rto, now);
     dup_acks_ = 0;
     tlp_deadline_.reset();
     rack_deadline_.reset();

@@ -31,8 +31,7 @@ struct observed {
     sim::duration longest_stall{0};
 };
 
-observed run(sim::network& net, sim::node& a, sim::node& b, std::uint64_t bytes,
-             sim::duration limit = 300s) {
+observed run(sim::two_nodes& p, std::uint64_t bytes, sim::duration limit = 300s) {
     observed o;
     sim::transfer_options opt;
     opt.bytes = bytes;
@@ -50,7 +49,7 @@ observed run(sim::network& net, sim::node& a, sim::node& b, std::uint64_t bytes,
             o.longest_stall = std::max(o.longest_stall, p.elapsed - last_change);
         }
     };
-    o.r = sim::run_transfer(net, a, b, opt);
+    o.r = sim::run_transfer(p.net, p.a, p.b, opt);
     return o;
 }
 
@@ -111,13 +110,11 @@ BOOST_AUTO_TEST_SUITE(loss_recovery)
 // repairs the overflow within a round trip, and no RTO stalls the transfer.
 BOOST_AUTO_TEST_CASE(finite_receive_buffer, *utf::timeout(120)) {
     for (const std::uint64_t drain : {200'000'000ull, 400'000'000ull, 800'000'000ull}) {
-        sim::network net(41);
-        auto& a = net.add_node(sim::address(1));
-        auto& b = net.add_node(sim::address(2));
-        net.link(a, b, receive_buffer(drain), sim::link_config{.delay = 100us});
-        const observed o = run(net, a, b, 64u << 20);
+        sim::two_nodes p(41, sim::link_config{.delay = 100us});
+        p.net.set_link(p.a, p.b, receive_buffer(drain));
+        const observed o = run(p, 64u << 20);
         BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
-        const auto& ls = net.stats(a, b);
+        const auto& ls = p.net.stats(p.a, p.b);
         char what[160];
         std::snprintf(what, sizeof what,
                       "receive buffer 208 KiB drained at %.0f MB/s: %.1f %% of the drain rate, "
@@ -138,20 +135,18 @@ BOOST_AUTO_TEST_CASE(finite_receive_buffer, *utf::timeout(120)) {
 // bound says no loss waits for an RTO floor (200 ms): TLP and RACK find every one sooner.
 BOOST_AUTO_TEST_CASE(random_loss, *utf::timeout(180)) {
     std::uint64_t seed = 50;
-    for (const double p : {0.0, 0.01, 0.02, 0.05, 0.10}) {
-        sim::network net(++seed);
-        auto& a = net.add_node(sim::address(1));
-        auto& b = net.add_node(sim::address(2));
-        net.link(a, b, lossy_path(p));
-        const observed o = run(net, a, b, 16u << 20);
+    for (const double loss : {0.0, 0.01, 0.02, 0.05, 0.10}) {
+        sim::two_nodes p(++seed, lossy_path(loss));
+        const observed o = run(p, 16u << 20);
         BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
-        const double model = p > 0 ? aimd_model_bps(p, 0.010) : static_cast<double>(rate_100m);
+        const double model =
+            loss > 0 ? aimd_model_bps(loss, 0.010) : static_cast<double>(rate_100m);
         char what[120];
         std::snprintf(what, sizeof what, "%.0f %% loss, 100 Mbit/s 10 ms (model %.1f Mbit/s)",
-                      p * 100.0, model / 1e6);
+                      loss * 100.0, model / 1e6);
         report(describe(what, o));
-        BOOST_TEST(o.r.goodput_bps >= (p > 0 ? 0.5 : 0.85) * model, "at " << p * 100 << " %");
-        BOOST_TEST(o.longest_stall <= (p >= 0.10 ? 1000ms : 500ms), "at " << p * 100 << " %");
+        BOOST_TEST(o.r.goodput_bps >= (loss > 0 ? 0.5 : 0.85) * model, "at " << loss * 100 << " %");
+        BOOST_TEST(o.longest_stall <= (loss >= 0.10 ? 1000ms : 500ms), "at " << loss * 100 << " %");
     }
 }
 
@@ -162,12 +157,9 @@ BOOST_AUTO_TEST_CASE(random_loss, *utf::timeout(180)) {
 // round trip, and one RTO per burst is the last resort doing its job.
 BOOST_AUTO_TEST_CASE(burst_losses, *utf::timeout(120)) {
     for (const std::uint64_t burst : {50u, 100u, 200u}) {
-        sim::network net(60 + burst);
-        auto& a = net.add_node(sim::address(1));
-        auto& b = net.add_node(sim::address(2));
-        net.link(a, b, lossy_path(0.0));
-        net.add_filter(sim::drop_bursts(a, 2000, burst, 3000));
-        const observed o = run(net, a, b, 16u << 20);
+        sim::two_nodes p(60 + burst, lossy_path(0.0));
+        p.net.add_filter(sim::drop_bursts(p.a, 2000, burst, 3000));
+        const observed o = run(p, 16u << 20);
         BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
         char what[80];
         std::snprintf(what, sizeof what, "bursts of %llu losses every 3000 packets",
@@ -183,13 +175,10 @@ BOOST_AUTO_TEST_CASE(burst_losses, *utf::timeout(120)) {
 // SACKed): the tail loss probe finds them after ~2 RTT instead of the RTO.
 BOOST_AUTO_TEST_CASE(lost_tail, *utf::timeout(60)) {
     for (const std::uint64_t tail : {1u, 3u, 20u}) {
-        sim::network net(70 + tail);
-        auto& a = net.add_node(sim::address(1));
-        auto& b = net.add_node(sim::address(2));
-        net.link(a, b, lossy_path(0.0));
+        sim::two_nodes p(70 + tail, lossy_path(0.0));
         constexpr std::uint64_t bytes = 1'380'000; // 1000 full packets
-        net.add_filter(sim::drop_bursts(a, 1001 - tail, tail, 0, true));
-        const observed o = run(net, a, b, bytes);
+        p.net.add_filter(sim::drop_bursts(p.a, 1001 - tail, tail, 0, true));
+        const observed o = run(p, bytes);
         BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
         char what[80];
         std::snprintf(what, sizeof what, "last %llu packets lost",
@@ -210,23 +199,20 @@ BOOST_AUTO_TEST_CASE(lost_tail, *utf::timeout(60)) {
 // a lost retransmission is found by RACK (its send time is the retransmission's), again
 // without waiting for the RTO.
 BOOST_AUTO_TEST_CASE(lost_retransmissions, *utf::timeout(60)) {
-    sim::network net(80);
-    auto& a = net.add_node(sim::address(1));
-    auto& b = net.add_node(sim::address(2));
-    net.link(a, b, lossy_path(0.0));
+    sim::two_nodes p(80, lossy_path(0.0));
     // Drop seq S's first transmission and its first retransmission, for 10 packets spread
     // over the transfer.
     auto sent = std::make_shared<std::map<std::uint16_t, int>>();
     auto first = std::make_shared<std::optional<std::uint16_t>>();
-    net.add_filter([&a, sent, first](sim::datagram_view& d) {
-        if (&d.from != &a || d.payload_size() == 0) return sim::filter_action::pass;
+    p.net.add_filter([&p, sent, first](sim::datagram_view& d) {
+        if (&d.from != &p.a || d.payload_size() == 0) return sim::filter_action::pass;
         const auto seq = d.header()->seq_nr;
         if (!*first) *first = seq;
         const auto k = static_cast<std::uint16_t>(seq - **first);
         if (k % 500 != 250 || k > 5000) return sim::filter_action::pass;
         return ++(*sent)[seq] <= 2 ? sim::filter_action::drop : sim::filter_action::pass;
     });
-    const observed o = run(net, a, b, 8u << 20);
+    const observed o = run(p, 8u << 20);
     BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
     report(describe("first two transmissions of 10 packets lost", o));
     BOOST_TEST(o.r.a.stats.timeouts == 0u);
@@ -238,20 +224,17 @@ BOOST_AUTO_TEST_CASE(lost_retransmissions, *utf::timeout(60)) {
 // its buffer had dropped everything above the hole), and a burst loss: duplicate ACKs
 // and RACK must still repair it without an RTO.
 BOOST_AUTO_TEST_CASE(no_selective_acks, *utf::timeout(60)) {
-    sim::network net(90);
-    auto& a = net.add_node(sim::address(1));
-    auto& b = net.add_node(sim::address(2));
-    net.link(a, b, lossy_path(0.0));
-    net.add_filter([&b](sim::datagram_view& d) {
-        if (&d.from != &b || d.bytes.size() <= proto::header_size + 2 || d.bytes[1] != 1)
+    sim::two_nodes p(90, lossy_path(0.0));
+    p.net.add_filter([&p](sim::datagram_view& d) {
+        if (&d.from != &p.b || d.bytes.size() <= proto::header_size + 2 || d.bytes[1] != 1)
             return sim::filter_action::pass;
         // Extension 1 (SACK) right after the header: zero its mask.
         for (std::size_t i = proto::header_size + 2; i < d.bytes.size(); ++i)
             d.bytes[i] = 0;
         return sim::filter_action::pass;
     });
-    net.add_filter(sim::drop_bursts(a, 1500, 100, 2500));
-    const observed o = run(net, a, b, 8u << 20);
+    p.net.add_filter(sim::drop_bursts(p.a, 1500, 100, 2500));
+    const observed o = run(p, 8u << 20);
     BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
     report(describe("burst losses, receiver without SACK", o));
     BOOST_TEST(o.r.a.stats.timeouts == 0u);
@@ -265,18 +248,15 @@ BOOST_AUTO_TEST_CASE(no_selective_acks, *utf::timeout(60)) {
 // few hundred milliseconds with RFC 8985's single probe (two did not suffice): later
 // probes, at doubling intervals, must find the path again before the RTO.
 BOOST_AUTO_TEST_CASE(short_blackouts, *utf::timeout(60)) {
-    sim::network net(95);
-    auto& a = net.add_node(sim::address(1));
-    auto& b = net.add_node(sim::address(2));
-    net.link(a, b,
-             sim::link_config{.delay = 30us, .rate_bps = 1'000'000'000, .queue_bytes = 1'000'000});
-    const sim::instant start = net.now();
-    net.add_filter([start](sim::datagram_view& d) {
+    sim::two_nodes p(
+        95, sim::link_config{.delay = 30us, .rate_bps = 1'000'000'000, .queue_bytes = 1'000'000});
+    const sim::instant start = p.net.now();
+    p.net.add_filter([start](sim::datagram_view& d) {
         const auto t = (d.now - start) % 200ms;
         return d.now - start > 100ms && t >= 100ms && t < 160ms ? sim::filter_action::drop
                                                                 : sim::filter_action::pass;
     });
-    const observed o = run(net, a, b, 32u << 20);
+    const observed o = run(p, 32u << 20);
     BOOST_TEST_REQUIRE(o.r.ok, o.r.summary());
     report(describe("60 ms blackouts every 200 ms, 60 us RTT", o));
     BOOST_TEST(o.r.a.stats.timeouts == 0u);

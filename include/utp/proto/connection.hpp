@@ -211,6 +211,8 @@ private:
     void detect_rack_losses(instant now);
     duration reordering_window() const noexcept;
     void mark_lost(std::uint16_t seq, resend_cause cause, instant now);
+    bool queue_resend(outgoing& o, resend_cause cause) noexcept;
+    void begin_recovery(recovery kind, instant now) noexcept;
     void enter_recovery(instant now);
     void leave_recovery(instant now) noexcept;
     void arm_loss_probe(instant now) noexcept;

@@ -68,10 +68,6 @@ public:
         return now + duration{std::max<std::int64_t>(wait, 1)};
     }
 
-    /// Nothing waits on the pacer any more (the window, not the rate, is the limit).
-    void unblock() noexcept { blocked_since_.reset(); }
-    bool blocked() const noexcept { return blocked_since_.has_value(); }
-
 private:
     static constexpr std::uint32_t burst_packets = 16;
     static constexpr std::uint32_t quantum_packets = 8;
