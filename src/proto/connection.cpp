@@ -15,7 +15,13 @@ constexpr std::uint16_t max_reorder = 2048;
 // Our selective ACKs cover at most this many bytes of mask (1024 packets).
 constexpr std::size_t max_sack_bytes = 128;
 // An ack_nr further behind than this is not from this connection's recent past.
-constexpr std::int16_t max_ack_lag = 4096;
+// libutp allows 3 behind its oldest unacknowledged packet; a little more here lets a
+// reordered packet of a bidirectional transfer through. Narrow on purpose: together with
+// the sequence-number window it is what a blind injector must guess (RFC 5961 §5).
+constexpr std::int16_t max_ack_lag = 64;
+// Towards an address not yet proved to receive what we send, at most this many bytes go
+// out per byte received from it (RFC 9000 §8.1's anti-amplification limit).
+constexpr std::size_t amplification_factor = 3;
 // libtorrent also uses INT_MAX for "no timestamp sample".
 constexpr std::uint32_t no_delay_sample_alt = 0x7fffffff;
 // Packets seen above a hole before it is declared lost (fast retransmit).
@@ -93,8 +99,8 @@ connection connection::connect(const proto::settings& s, std::uint16_t recv_id, 
     return c;
 }
 
-connection connection::accept(const proto::settings& s, const header& syn, std::uint16_t seq,
-                              instant now) {
+connection connection::accept(const proto::settings& s, const header& syn, std::size_t syn_bytes,
+                              std::uint16_t seq, instant now) {
     connection c(s, false, now);
     c.recv_id_ = static_cast<std::uint16_t>(syn.connection_id + 1);
     c.send_id_ = syn.connection_id;
@@ -108,6 +114,7 @@ connection connection::accept(const proto::settings& s, const header& syn, std::
     c.peer_wnd_ = syn.wnd_size;
     c.reply_micro_ = wire_timestamp(now) - syn.timestamp;
     c.syn_received_deadline_ = now + s.syn_received_timeout;
+    c.amp_received_ = syn_bytes;
     c.stats_.packets_received = 1;
     return c;
 }
@@ -207,13 +214,10 @@ bool connection::handle_packet(const packet& p, instant now) {
     if (h.type == packet_type::syn) {
         // A retransmitted SYN: the SYN-ACK was lost. Answer with the identical SYN-ACK.
         if (!initiator_ && h.seq_nr == syn_ack_ack_) {
+            // Only the SYN-ACK again, never data: a replayed or spoofed SYN must not make
+            // us resend payload to an address that has not proved it is listening.
             syn_ack_pending_ = true;
             last_recv_ = now;
-            // The initiator has not heard us: our first packet (if sent) was surely lost
-            // with the SYN-ACK. Resend it with the SYN-ACK, not after our own timeout.
-            if (state_ == conn_state::syn_received && seq_una_ != seq_nxt_) {
-                queue_resend(out_at(seq_una_), resend_cause::window);
-            }
             return true;
         }
         ++stats_.invalid_packets;
@@ -229,6 +233,19 @@ bool connection::handle_packet(const packet& p, instant now) {
         state_ = conn_state::connected;
         ack_nr_ = seq_add(h.seq_nr, -1);
         wakeup_ = true;
+        // Acknowledge a STATE SYN-ACK at once (nothing in BEP 29 asks for it): it proves
+        // our address to the acceptor, which may then speak first at full rate instead
+        // of within its anti-amplification budget.
+        if (h.type == packet_type::state) ack_now_ = true;
+    }
+    if (state_ == conn_state::syn_received && (seq_diff(h.ack_nr, seq_add(syn_ack_seq_, -1)) < 0 ||
+                                               seq_diff(h.ack_nr, seq_add(seq_nxt_, -1)) > 0)) {
+        // Address validation: the initiator's first packet acknowledges exactly what we
+        // sent (R − 1 for the SYN-ACK of seq R, or our DATA since). A blind spoofer who
+        // never saw the SYN-ACK has to guess R; until someone does, nothing it sends is
+        // delivered or answered with payload (libutp issue #74).
+        ++stats_.invalid_packets;
+        return false;
     }
 
     // Validation as the reference does it: never accept an ACK of data not sent yet, nor
@@ -315,6 +332,7 @@ void connection::process_ack(const packet& p, instant now) {
     bool cumulative = false;
     std::optional<duration> rtt_sample;
     const std::int16_t advance = seq_diff(h.ack_nr, seq_add(seq_una_, -1));
+    if (advance > 0 || h.wnd_size == 0) last_progress_ = now;
     if (advance > 0) {
         for (std::uint16_t s = seq_una_; s != seq_add(h.ack_nr, 1); ++s) {
             outgoing& o = out_at(s);
@@ -715,6 +733,10 @@ void connection::handle_timeout(instant now) {
         fail(conn_error::timed_out);
         return;
     }
+    if (const auto t = progress_deadline(); t && now >= *t) {
+        fail(conn_error::timed_out);
+        return;
+    }
     if (rto_deadline_ && now >= *rto_deadline_) on_rto(now);
     if (state_ == conn_state::failed) return;
     if (rack_deadline_ && now >= *rack_deadline_) detect_rack_losses(now);
@@ -775,12 +797,20 @@ std::optional<instant> connection::next_timeout() const noexcept {
     consider(linger_deadline_);
     consider(syn_received_deadline_);
     consider(time_wait_deadline_);
+    consider(progress_deadline());
     if (state_ == conn_state::connected) {
         if (!keepalive_due_ && settings_.keepalive_interval.count() > 0)
             consider(last_send_ + settings_.keepalive_interval);
         if (settings_.idle_timeout.count() > 0) consider(last_recv_ + settings_.idle_timeout);
     }
     return t;
+}
+
+std::optional<instant> connection::progress_deadline() const noexcept {
+    if (settings_.progress_timeout.count() <= 0 || seq_una_ == seq_nxt_ ||
+        state_ == conn_state::syn_sent || peer_wnd_ == 0)
+        return std::nullopt;
+    return last_progress_ + settings_.progress_timeout;
 }
 
 bool connection::close_if_only_fin_unacked(instant now) noexcept {
@@ -952,6 +982,8 @@ std::size_t connection::send_packet(std::uint16_t seq, instant now, std::span<st
             break;
         }
     }
+    // The first packet of an outstanding period starts the progress clock.
+    if (seq == seq_una_ && o.transmissions == 0) last_progress_ = now;
     if (o.transmissions < 255) ++o.transmissions;
     stats_.bytes_sent += o.length;
     o.sent_at = now;
@@ -974,7 +1006,9 @@ std::size_t connection::try_resend(instant now, std::span<std::uint8_t> out) {
         outgoing& o = out_at(s);
         if (!o.lost) continue;
         // The first loss always goes; the rest as the window (or PRR) allows.
-        if (!may_send(o.length) || paced_out(o.length, now)) return 0;
+        if (!may_send(o.length) || paced_out(o.length, now) ||
+            header_size + o.length > amplification_allowance())
+            return 0;
         o.lost = false;
         --lost_count_;
         return send_packet(s, now, out);
@@ -994,7 +1028,7 @@ std::size_t connection::try_loss_probe(instant now, std::span<std::uint8_t> out)
         std::optional<std::uint16_t> last;
         for (std::uint16_t s = seq_una_; s != seq_nxt_; ++s)
             if (!out_at(s).acked && !out_at(s).lost) last = s;
-        if (last) {
+        if (last && header_size + out_at(*last).length <= amplification_allowance()) {
             outgoing& o = out_at(*last);
             o.cause = resend_cause::tlp;
             bytes_in_flight_ -= o.length; // send_packet counts it in flight again
@@ -1024,6 +1058,13 @@ std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
     const auto unsent =
         static_cast<std::uint32_t>(std::min<std::uint64_t>(end - snd_nxt_off_, mss));
     std::uint32_t len = unsent;
+    // Towards an unproved address, what the budget allows: a server that speaks first
+    // sends a few bytes, whose ACK proves the initiator's address (libutp and libtorrent
+    // do not acknowledge a STATE SYN-ACK); the rest follows at full rate.
+    if (const std::size_t allowed = amplification_allowance(); allowed < header_size + len) {
+        if (allowed <= header_size) return 0;
+        len = static_cast<std::uint32_t>(allowed - header_size);
+    }
     bool probe = false;
     if (bytes_in_flight_ == 0 && lost_count_ == 0) {
         // Nothing in flight: one packet may always go, so a zero (or tiny) peer window is
@@ -1061,6 +1102,7 @@ std::size_t connection::try_send_new(instant now, std::span<std::uint8_t> out) {
 std::size_t connection::try_send_fin(instant now, std::span<std::uint8_t> out) {
     if (!fin_requested_ || fin_seq_ || !is_open()) return 0;
     if (snd_nxt_off_ != snd_base_off_ + snd_buf_.size()) return 0;
+    if (amplification_allowance() < header_size) return 0;
     if (static_cast<std::size_t>(in_flight_packets()) + 1 >= out_.size()) grow_outgoing();
     const std::uint16_t seq = seq_nxt_;
     seq_nxt_ = seq_add(seq_nxt_, 1);
@@ -1088,7 +1130,23 @@ std::size_t connection::try_send_ack(instant now, std::span<std::uint8_t> out) {
     return n;
 }
 
+std::size_t connection::amplification_allowance() const noexcept {
+    if (state_ != conn_state::syn_received) return SIZE_MAX;
+    const std::size_t budget = amplification_factor * amp_received_;
+    return budget > amp_sent_ ? budget - amp_sent_ : 0;
+}
+
+void connection::credit_received(std::size_t bytes) noexcept {
+    if (state_ == conn_state::syn_received) amp_received_ += bytes;
+}
+
 std::size_t connection::poll_transmit(instant now, std::span<std::uint8_t> out) {
+    const std::size_t n = transmit_next(now, out);
+    if (state_ == conn_state::syn_received) amp_sent_ += n;
+    return n;
+}
+
+std::size_t connection::transmit_next(instant now, std::span<std::uint8_t> out) {
     if (finished_ || out.size() < std::max(settings_.packet_size, header_size + 2 + max_sack_bytes))
         return 0;
     if (state_ == conn_state::failed) {
@@ -1097,7 +1155,7 @@ std::size_t connection::poll_transmit(instant now, std::span<std::uint8_t> out) 
         finished_ = true;
         return emit_header(packet_type::reset, send_id_, seq_nxt_, ack_nr_, false, now, out);
     }
-    if (syn_ack_pending_) {
+    if (syn_ack_pending_ && amplification_allowance() >= header_size) {
         syn_ack_pending_ = false;
         return emit_header(packet_type::state, send_id_, syn_ack_seq_, syn_ack_ack_, false, now,
                            out);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 namespace utp::proto {
+using namespace std::chrono_literals;
 namespace {
 // Queued RESET replies beyond this are dropped: the rate limit is the real bound.
 constexpr std::size_t max_pending_resets = 256;
@@ -23,6 +24,8 @@ const char* to_string(drop_reason r) noexcept {
         return "not_listening";
     case drop_reason::invalid:
         return "invalid";
+    case drop_reason::id_collision:
+        return "id_collision";
     case drop_reason::count_:
         break;
     }
@@ -151,12 +154,20 @@ datagram_verdict endpoint::handle_datagram(const peer_address& from,
         if (auto it = by_key_.find(key{from, recv_id}); it != by_key_.end()) {
             // Ours already: a retransmitted SYN (or an id collision with our own dial).
             const std::uint32_t index = it->second;
-            if (slots_[index].conn->is_initiator() || !slots_[index].conn->handle_packet(p, now)) {
+            connection& c = *slots_[index].conn;
+            c.credit_received(datagram.size());
+            if (c.is_initiator() || !c.handle_packet(p, now)) {
                 ++stats_.drops(drop_reason::invalid);
                 return datagram_verdict::dropped;
             }
             after_io(index, now);
             return datagram_verdict::accepted;
+        }
+        if (collides(from, h.connection_id)) {
+            // Answering would put a second connection on ids the peer already uses: its
+            // RESET to our SYN-ACK would then match, and kill, the live one.
+            ++stats_.drops(drop_reason::id_collision);
+            return datagram_verdict::dropped;
         }
         if (!settings_.listening) {
             ++stats_.drops(drop_reason::not_listening);
@@ -170,7 +181,7 @@ datagram_verdict endpoint::handle_datagram(const peer_address& from,
         }
         const auto seq = static_cast<std::uint16_t>(next_random());
         const connection_handle hd =
-            insert(connection::accept(settings_.connection, h, seq, now), from);
+            insert(connection::accept(settings_for(from), h, datagram.size(), seq, now), from);
         slots_[hd.index].in_backlog = true;
         backlog_.push_back({hd.index, hd.generation});
         ++stats_.connections_accepted;
@@ -191,6 +202,7 @@ datagram_verdict endpoint::handle_datagram(const peer_address& from,
         queue_reset(from, h.connection_id, h.seq_nr, now);
         return datagram_verdict::dropped;
     }
+    slots_[index].conn->credit_received(datagram.size());
     const bool ok = slots_[index].conn->handle_packet(p, now);
     after_io(index, now);
     reap_if_done(index);
@@ -199,6 +211,35 @@ datagram_verdict endpoint::handle_datagram(const peer_address& from,
         return datagram_verdict::dropped;
     }
     return datagram_verdict::accepted;
+}
+
+proto::settings endpoint::settings_for(const peer_address& peer) const {
+    proto::settings s = settings_.connection;
+    if (peer.family == 6) s.packet_size = std::min(s.packet_size, s.packet_size_v6);
+    return s;
+}
+
+bool endpoint::collides(const peer_address& from, std::uint16_t syn_id) const {
+    // The new connection would receive on syn_id + 1 (looked up already) and send with
+    // syn_id. A live one with that address shares an id if it receives on syn_id, or
+    // sends with syn_id or syn_id + 1; its receive id is one off its send id.
+    const auto recv = static_cast<std::uint16_t>(syn_id + 1);
+    for (const int delta : {-1, 0, 2}) {
+        const auto cand = static_cast<std::uint16_t>(syn_id + delta);
+        auto it = by_key_.find(key{from, cand});
+        if (it == by_key_.end()) continue;
+        const connection& c = *slots_[it->second].conn;
+        // The mirror of a dial still in syn_sent is our own SYN come back (a multiplexer
+        // dialling its own port) or a peer dialling us with our id at the same moment:
+        // two consistent connections. Once ours is established, a mirror SYN is forged:
+        // our SYN-ACK's eventual RESET would match the peer's live connection by its send
+        // id (libutp matches a RESET by either id).
+        if (c.is_initiator() && c.state() == conn_state::syn_sent && c.recv_id() == syn_id &&
+            c.send_id() == recv)
+            continue;
+        if (c.recv_id() == syn_id || c.send_id() == syn_id || c.send_id() == recv) return true;
+    }
+    return false;
 }
 
 connection* endpoint::find_for_reset(const peer_address& from, std::uint16_t id,
@@ -228,6 +269,16 @@ void endpoint::queue_reset(const peer_address& to, std::uint16_t id, std::uint16
         ++stats_.resets_suppressed;
         return;
     }
+    const key k{to, id};
+    if (auto it = recent_resets_.find(k); it != recent_resets_.end() && now - it->second < 1s) {
+        ++stats_.resets_suppressed;
+        return;
+    }
+    // The token bucket admits at most resets_per_second entries a second: pruning what is
+    // a second old keeps the map that small.
+    if (recent_resets_.size() >= 2 * static_cast<std::size_t>(settings_.resets_per_second) + 16)
+        std::erase_if(recent_resets_, [&](const auto& e) { return now - e.second >= 1s; });
+    recent_resets_[k] = now;
     reset_tokens_ -= 1.0;
     resets_.push_back(pending_reset{to, id, ack_nr});
 }
@@ -345,7 +396,7 @@ connection_handle endpoint::connect(const peer_address& to, instant now,
     }
     if (!found) return connection_handle{};
     const auto seq = first_seq.value_or(static_cast<std::uint16_t>(next_random()));
-    const connection_handle h = insert(connection::connect(settings_.connection, id, seq, now), to);
+    const connection_handle h = insert(connection::connect(settings_for(to), id, seq, now), to);
     ++stats_.connections_initiated;
     after_io(h.index, now);
     return h;

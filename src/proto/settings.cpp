@@ -12,6 +12,8 @@ std::optional<setting_violation> check(const settings& s) noexcept {
     // 150: a header, a selective ACK and a useful payload; 65000: below the largest UDP
     // payload of IPv4 (65 507) and IPv6 (65 527).
     if (s.packet_size < 150 || s.packet_size > 65000) return v{"packet_size", "150 to 65000 bytes"};
+    if (s.packet_size_v6 < 150 || s.packet_size_v6 > 65000)
+        return v{"packet_size_v6", "150 to 65000 bytes"};
     if (s.target_delay < 1ms || s.target_delay > 10s) return v{"target_delay", "1 ms to 10 s"};
     if (s.ack_delay < 0us || s.ack_delay > 1s) return v{"ack_delay", "0 to 1 s"};
     if (s.ack_every < 1) return v{"ack_every", "at least 1 packet"};
@@ -22,6 +24,7 @@ std::optional<setting_violation> check(const settings& s) noexcept {
     if (s.max_syn_retries > 30) return v{"max_syn_retries", "at most 30"};
     if (s.keepalive_interval < 0us) return v{"keepalive_interval", "0 (off) or more"};
     if (s.idle_timeout < 0us) return v{"idle_timeout", "0 (off) or more"};
+    if (s.progress_timeout < 0us) return v{"progress_timeout", "0 (off) or more"};
     if (s.linger_timeout <= 0us) return v{"linger_timeout", "more than 0"};
     if (s.syn_received_timeout <= 0us) return v{"syn_received_timeout", "more than 0"};
     if (s.max_cwnd_increase_per_rtt < 1) return v{"max_cwnd_increase_per_rtt", "at least 1 byte"};

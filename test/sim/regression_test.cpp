@@ -105,8 +105,10 @@ BOOST_AUTO_TEST_CASE(fin_taken_as_syn_ack_is_acknowledged, *utf::timeout(60)) {
     const auto r = sim::run_transfer(p.net, p.a, p.b,
                                      sim::transfer_options{.bytes = 100'000, .time_limit = 60s});
     BOOST_TEST(r.ok, r.summary());
-    // The dropped FIN and its resend on the SYN's retransmission; no timeout resend.
-    BOOST_TEST(*fins == 2u);
+    // The dropped FIN is resent once. Not with the SYN-ACK on the SYN's retransmission:
+    // a SYN does not prove its sender's address, so it draws a SYN-ACK only (issue 11);
+    // the initiator's ACK of that SYN-ACK does, and the FIN follows.
+    BOOST_TEST(*fins == 1u);
     BOOST_TEST(r.b.stats.timeouts <= 1u);
 }
 

@@ -62,8 +62,14 @@ public:
     static connection connect(const settings& s, std::uint16_t recv_id, std::uint16_t seq,
                               instant now);
 
-    /// Answer an incoming SYN: receive on `syn.connection_id + 1`, first DATA seq `seq`.
-    static connection accept(const settings& s, const header& syn, std::uint16_t seq, instant now);
+    /** Answer an incoming SYN: receive on `syn.connection_id + 1`, first DATA seq `seq`.
+
+        Until the initiator's first packet acknowledges what we sent (address validation),
+        nothing it sends is delivered, and we send it at most 3 bytes per byte received
+        from it, `syn_bytes` (the SYN datagram's size) included: RFC 9000 §8.1's
+        anti-amplification limit, so that a spoofed SYN cannot aim our data at a victim. */
+    static connection accept(const settings& s, const header& syn, std::size_t syn_bytes,
+                             std::uint16_t seq, instant now);
 
     connection(connection&&) noexcept;
     connection& operator=(connection&&) noexcept;
@@ -77,6 +83,9 @@ public:
         data never sent).
     */
     bool handle_packet(const packet& p, instant now);
+    /// A datagram of `bytes` arrived for this connection (before `handle_packet`): while
+    /// the peer's address is unproved it raises what we may send there.
+    void credit_received(std::size_t bytes) noexcept;
 
     /** The path to the peer reported "unreachable" (an ICMP error). While connecting, that
         refuses the connection. Once established, "port unreachable" (`port_gone`: no
@@ -236,6 +245,11 @@ private:
     std::size_t try_send_fin(instant now, std::span<std::uint8_t> out);
     std::size_t try_send_ack(instant now, std::span<std::uint8_t> out);
     std::size_t try_loss_probe(instant now, std::span<std::uint8_t> out);
+    std::size_t transmit_next(instant now, std::span<std::uint8_t> out);
+    /// Bytes we may still send before the peer's address is proved (SIZE_MAX after).
+    std::size_t amplification_allowance() const noexcept;
+    /// When `progress_timeout` fails the connection, if data is outstanding.
+    std::optional<instant> progress_deadline() const noexcept;
     void on_ack_sent() noexcept;
 
     proto::settings settings_;
@@ -297,6 +311,10 @@ private:
     bool syn_ack_pending_ = false; ///< acceptor: (re)send the SYN-ACK
     std::uint16_t syn_ack_seq_ = 0;
     std::uint16_t syn_ack_ack_ = 0;
+    // Anti-amplification (acceptor, until the initiator's address is proved): datagram
+    // bytes received from it and sent to it.
+    std::size_t amp_received_ = 0;
+    std::size_t amp_sent_ = 0;
     unsigned consecutive_timeouts_ = 0;
     std::optional<instant> rto_deadline_;
     detail::rtt_estimator rtt_;
@@ -322,6 +340,7 @@ private:
     // -- timers
     instant last_recv_{};
     instant last_send_{};
+    instant last_progress_{}; ///< new data last acknowledged, or outstanding data first sent
     std::optional<instant> linger_deadline_;
     std::optional<instant> syn_received_deadline_;
     std::optional<instant> time_wait_deadline_;

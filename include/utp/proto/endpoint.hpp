@@ -189,6 +189,10 @@ private:
     void remove(std::uint32_t index);
     void queue_reset(const peer_address& to, std::uint16_t id, std::uint16_t ack_nr, instant now);
     connection* find_for_reset(const peer_address& from, std::uint16_t id, std::uint32_t& index);
+    /// A SYN with this connection id from `from` would share an id with a live connection.
+    bool collides(const peer_address& from, std::uint16_t syn_id) const;
+    /// The connection settings towards `peer` (its address family's packet size).
+    proto::settings settings_for(const peer_address& peer) const;
     std::uint64_t next_random() noexcept;
 
     endpoint_settings settings_;
@@ -204,6 +208,9 @@ private:
     std::deque<pending_reset> resets_;
     double reset_tokens_;
     instant reset_refill_{};
+    /// When a RESET last went to (address, connection id): one per second each, so that a
+    /// dead connection's retransmissions draw a few, not one each (tokio-utp issue #3).
+    std::unordered_map<key, instant, key_hash> recent_resets_;
     std::size_t finished_ = 0; ///< connections held that are closed or done
     endpoint_stats stats_;
 };

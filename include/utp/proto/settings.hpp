@@ -27,6 +27,11 @@ struct settings {
     /// Largest datagram we send (header included). 1400 fits IPv4 and IPv6 on a
     /// 1500-byte path with room for tunnels; path-MTU discovery may raise it later.
     std::size_t packet_size = 1400;
+    /** The same towards an IPv6 peer. 1232 is IPv6's minimum link MTU (1280, RFC 8200 §5)
+        less the IPv6 and UDP headers: every IPv6 path carries it, so a path that filters
+        ICMPv6 "packet too big" cannot black-hole our datagrams (libutp PR #41). The
+        smaller of this and `packet_size` applies. */
+    std::size_t packet_size_v6 = 1232;
     /// LEDBAT's target queueing delay.
     duration target_delay = 100ms;
     /// Disable Nagle: send undersized packets at once instead of one at a time.
@@ -56,6 +61,12 @@ struct settings {
     /// Silence from the peer after which the connection fails with `timed_out`
     /// (0 disables). Deployed peers send keepalives every 29 s.
     duration idle_timeout = 120s;
+    /** How long data may stay outstanding with nothing new acknowledged before the
+        connection fails with `timed_out` (0 disables). The last resort against a wedged
+        peer whose rare, late ACKs and keepalives defeat both the retransmission-timeout
+        count and `idle_timeout`. A peer advertising a zero window is waiting for its
+        application, not wedged: that does not count (as TCP's persist state). */
+    duration progress_timeout = 60s;
     /// How long a connection whose handle was closed may go without progress (new data
     /// acknowledged) while it finishes sending and its FIN exchange; then it fails with
     /// `timed_out` and is forgotten.

@@ -54,6 +54,7 @@ enum class drop_reason : std::uint8_t {
     backlog_full,       ///< a SYN beyond the accept backlog
     not_listening,      ///< a SYN while nobody accepts (answered with RESET)
     invalid,            ///< failed a connection's validation (bad ack_nr, wrong state)
+    id_collision,       ///< a SYN whose ids overlap a live connection with that address
     count_
 };
 

@@ -1,0 +1,386 @@
+// Hostile input (issue 11), the protocol logic: spoofed SYNs aimed at a victim, blind data
+// injection with guessed ack_nr, SYNs colliding with live connection ids, RESET storms, a
+// wedged peer, and an IPv6 path that black-holes datagrams over the minimum MTU. The
+// attacker is the simulator itself: it injects datagrams with any source address and sees
+// every datagram sent, including those to addresses where no node lives (the victim).
+#include "sim.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+using namespace utp;
+using namespace std::chrono_literals;
+namespace utf = boost::unit_test;
+using proto::instant;
+
+namespace {
+
+/// A spoofed address: no node lives there, so what is sent to it goes nowhere.
+const proto::peer_address victim = sim::address(66);
+
+std::vector<std::uint8_t> datagram(const proto::header& h,
+                                   std::span<const std::uint8_t> payload = {}) {
+    std::vector<std::uint8_t> d(proto::header_size + payload.size());
+    const std::size_t n = proto::encode(h, {}, payload, d);
+    BOOST_REQUIRE(n == d.size());
+    return d;
+}
+
+std::vector<std::uint8_t> syn(std::uint16_t id, std::uint16_t seq) {
+    proto::header h;
+    h.type = proto::packet_type::syn;
+    h.connection_id = id;
+    h.seq_nr = seq;
+    h.wnd_size = 1 << 20;
+    return datagram(h);
+}
+
+/// What the node sent to one address: datagrams, bytes, payload bytes, SYN-ACK seq.
+struct sent_to {
+    std::uint64_t datagrams = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t payload = 0;
+    std::uint64_t data_packets = 0;
+    std::uint64_t resets = 0;
+    std::optional<std::uint16_t> syn_ack_seq;
+};
+
+std::shared_ptr<sent_to> watch(sim::network& net, const proto::peer_address& to) {
+    auto s = std::make_shared<sent_to>();
+    net.add_filter([s, to](sim::datagram_view& d) {
+        if (d.dst != to) return sim::filter_action::pass;
+        ++s->datagrams;
+        s->bytes += d.bytes.size();
+        s->payload += d.payload_size();
+        if (const auto h = d.header()) {
+            if (h->type == proto::packet_type::data) ++s->data_packets;
+            if (h->type == proto::packet_type::reset) ++s->resets;
+            if (h->type == proto::packet_type::state && !s->syn_ack_seq) s->syn_ack_seq = h->seq_nr;
+        }
+        return sim::filter_action::pass;
+    });
+    return s;
+}
+
+/// A server that speaks first: it writes `greeting` bytes to every connection it accepts
+/// and collects what arrives on them.
+struct speaking_server {
+    std::vector<proto::connection_handle> accepted;
+    std::uint64_t received = 0;
+
+    void attach(sim::node& n, std::size_t greeting) {
+        n.listen();
+        n.set_handler([this, greeting](sim::node& self) {
+            while (auto h = self.accept()) {
+                accepted.push_back(*h);
+                const std::vector<std::uint8_t> g(greeting, 'g');
+                self.write(*h, g);
+            }
+            std::array<std::uint8_t, 4096> buf;
+            for (const auto h : accepted)
+                if (self.get(h))
+                    while (const std::size_t n = self.read(h, buf))
+                        received += n;
+        });
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(hostile)
+
+// Item 2: a spoofed SYN to a server that writes on accept, replayed, with an application
+// that closes silent connections: what goes to the victim stays within 3× what came
+// from it (RFC 9000 §8.1), and the replays draw SYN-ACKs, not data.
+BOOST_AUTO_TEST_CASE(spoofed_syn_draws_at_most_three_times_its_size, *utf::timeout(60)) {
+    sim::network net(11);
+    auto& server = net.add_node(sim::address(2));
+    speaking_server app;
+    app.attach(server, 64 << 10);
+    const auto to_victim = watch(net, victim);
+
+    std::uint64_t received_from_victim = 0;
+    const auto s = syn(0x1234, 777);
+    for (int i = 0; i < 17; ++i) {
+        net.inject(server, victim, s, i * 1s);
+        received_from_victim += s.size();
+    }
+    net.run_for(40s);
+    BOOST_TEST_MESSAGE("spoofed SYNs " << received_from_victim << " B; to the victim "
+                                       << to_victim->datagrams << " datagrams, " << to_victim->bytes
+                                       << " B, payload " << to_victim->payload << " B in "
+                                       << to_victim->data_packets << " DATA");
+    BOOST_TEST(to_victim->bytes <= 3 * received_from_victim);
+    BOOST_TEST(to_victim->datagrams >= 1u); // the SYN-ACK: a real initiator needs it
+    // The first DATA is what the budget left after the SYN-ACK: 3 × 20 − 20 − 20 bytes.
+    BOOST_TEST(to_victim->payload <= 40u * to_victim->data_packets);
+    BOOST_TEST(app.received == 0u);
+
+    // The application closes it: the FIN (or a RESET) must fit the same budget.
+    for (const auto h : app.accepted)
+        server.release(h);
+    net.run_for(60s);
+    BOOST_TEST(to_victim->bytes <= 3 * received_from_victim);
+}
+
+// Item 2: one spoofed SYN, nothing else. libutp sends only the SYN-ACK; we may send a few
+// bytes more (the budget) but never the 1 400-byte DATA and its retransmissions.
+BOOST_AUTO_TEST_CASE(one_spoofed_syn_one_small_reply, *utf::timeout(60)) {
+    sim::network net(12);
+    auto& server = net.add_node(sim::address(2));
+    speaking_server app;
+    app.attach(server, 64 << 10);
+    const auto to_victim = watch(net, victim);
+    const auto s = syn(0x4321, 10);
+    net.inject(server, victim, s);
+    net.run_for(60s);
+    BOOST_TEST_MESSAGE("to the victim " << to_victim->datagrams << " datagrams, "
+                                        << to_victim->bytes << " B for one " << s.size()
+                                        << "-byte SYN");
+    BOOST_TEST(to_victim->bytes <= 3 * s.size());
+}
+
+// Item 2: the server may still speak first to a real initiator: with ours (which
+// acknowledges the SYN-ACK) the greeting arrives whole, one round trip after the SYN-ACK.
+BOOST_AUTO_TEST_CASE(server_speaks_first_to_a_real_initiator, *utf::timeout(60)) {
+    sim::two_nodes t(13, sim::link_config{.delay = 25ms, .rate_bps = 10'000'000});
+    speaking_server app;
+    app.attach(t.b, 100'000);
+    const auto h = t.a.connect(t.b);
+    std::uint64_t got = 0;
+    std::optional<instant> first_byte, all;
+    const instant start = t.net.now();
+    t.a.set_handler([&](sim::node& self) {
+        std::array<std::uint8_t, 4096> buf;
+        while (const std::size_t n = self.read(h, buf)) {
+            if (!first_byte) first_byte = self.net().now();
+            got += n;
+        }
+        if (got == 100'000 && !all) all = self.net().now();
+    });
+    BOOST_TEST(bool(t.net.run_until([&] { return all.has_value(); }, 30s)));
+    BOOST_TEST(got == 100'000u);
+    const auto ms = [&](std::optional<instant> t1) {
+        return std::chrono::duration<double, std::milli>(t1.value_or(start) - start).count();
+    };
+    BOOST_TEST_MESSAGE("RTT 50 ms: first greeting byte after "
+                       << ms(first_byte) << " ms, all 100 kB after " << ms(all) << " ms");
+    // SYN, SYN-ACK (+ a 20-byte first DATA), our ACK, then the rest: about 2 RTT.
+    BOOST_TEST(ms(first_byte) < 120.0);
+}
+
+// Item 7 (libutp #74): a blind spoofer sends a SYN, then DATA with a guessed ack_nr. Only
+// the exact value (what the SYN-ACK implies) is accepted; no guess is delivered or draws
+// payload back.
+BOOST_AUTO_TEST_CASE(blind_data_with_guessed_ack_nr_is_not_delivered, *utf::timeout(60)) {
+    sim::network net(14);
+    auto& server = net.add_node(sim::address(2));
+    speaking_server app;
+    app.attach(server, 0);
+    const auto to_victim = watch(net, victim);
+    const std::uint16_t id = 0x2222, seq = 500;
+    net.inject(server, victim, syn(id, seq));
+    net.run_for(10ms);
+    BOOST_REQUIRE(to_victim->syn_ack_seq.has_value());
+    const std::uint16_t r = *to_victim->syn_ack_seq; // the acceptor's first DATA seq
+
+    sim::rng rng(5);
+    std::vector<std::uint16_t> guesses = {
+        static_cast<std::uint16_t>(r - 2), static_cast<std::uint16_t>(r - 5),
+        static_cast<std::uint16_t>(r - 500), r, static_cast<std::uint16_t>(r + 1)};
+    while (guesses.size() < 200) {
+        const auto g = static_cast<std::uint16_t>(rng.next());
+        if (g != static_cast<std::uint16_t>(r - 1)) guesses.push_back(g);
+    }
+    const std::array<std::uint8_t, 100> payload{'x'};
+    for (const std::uint16_t g : guesses) {
+        proto::header h;
+        h.type = proto::packet_type::data;
+        h.connection_id = static_cast<std::uint16_t>(id + 1);
+        h.seq_nr = static_cast<std::uint16_t>(seq + 1);
+        h.ack_nr = g;
+        h.wnd_size = 1 << 20;
+        net.inject(server, victim, datagram(h, payload));
+    }
+    net.run_for(5s);
+    BOOST_TEST_MESSAGE(guesses.size()
+                       << " guessed ack_nr: delivered " << app.received
+                       << " B; payload to the victim " << to_victim->payload << " B; invalid drops "
+                       << server.endpoint().stats().drops(proto::drop_reason::invalid));
+    BOOST_TEST(app.received == 0u);
+    BOOST_TEST(to_victim->payload == 0u);
+    BOOST_TEST(server.endpoint().stats().drops(proto::drop_reason::invalid) >= 200u);
+
+    // The exact value is what a real initiator sends: it is delivered.
+    proto::header h;
+    h.type = proto::packet_type::data;
+    h.connection_id = static_cast<std::uint16_t>(id + 1);
+    h.seq_nr = static_cast<std::uint16_t>(seq + 1);
+    h.ack_nr = static_cast<std::uint16_t>(r - 1);
+    h.wnd_size = 1 << 20;
+    net.inject(server, victim, datagram(h, payload));
+    net.run_for(1s);
+    BOOST_TEST(app.received == payload.size());
+}
+
+// Item 7, open stream: an injected DATA whose ack_nr is 1 000 behind is ignored, even with
+// the right connection id and the next sequence number.
+BOOST_AUTO_TEST_CASE(stale_ack_nr_on_an_open_stream_is_ignored, *utf::timeout(60)) {
+    sim::two_nodes t(15, sim::link_config{.delay = 5ms});
+    speaking_server app;
+    app.attach(t.b, 0);
+    std::optional<proto::header> last_a; // A's last DATA to B, as a sniffer sees it
+    t.net.add_filter([&](sim::datagram_view& d) {
+        const auto h = d.header();
+        if (h && d.src == t.a.address() && h->type == proto::packet_type::data) last_a = h;
+        return sim::filter_action::pass;
+    });
+    const auto h = t.a.connect(t.b);
+    const std::vector<std::uint8_t> hello(10, 'h');
+    t.a.write(h, hello);
+    BOOST_REQUIRE(t.net.run_until([&] { return app.received == hello.size(); }, 5s));
+    BOOST_REQUIRE(last_a.has_value());
+    const auto invalid_before = t.b.endpoint().stats().drops(proto::drop_reason::invalid);
+    for (int delta : {1, 2, 3}) {
+        proto::header f = *last_a;
+        f.seq_nr = static_cast<std::uint16_t>(last_a->seq_nr + delta);
+        f.ack_nr = static_cast<std::uint16_t>(last_a->ack_nr - 1000);
+        const std::array<std::uint8_t, 8> evil{'e'};
+        t.net.inject(t.b, t.a.address(), datagram(f, evil));
+    }
+    t.net.run_for(1s);
+    BOOST_TEST(app.received == hello.size());
+    BOOST_TEST(t.b.endpoint().stats().drops(proto::drop_reason::invalid) == invalid_before + 3);
+}
+
+// Item 4: a SYN from a live peer's address whose connection id makes the new connection
+// share an id with the live one is dropped unanswered; the live transfer is unharmed.
+// B accepted A's connection: A receives on X and sends with X+1, B the reverse.
+BOOST_AUTO_TEST_CASE(syn_colliding_with_a_live_connection_is_dropped, *utf::timeout(120)) {
+    struct variant {
+        const char* what;
+        bool at_b;  ///< forged to B (from A's address), else to A (from B's)
+        int offset; ///< the SYN's connection id: X + offset
+    };
+    for (const variant v : {variant{"to B, id X+1 (B's receive id)", true, 1},
+                            variant{"to B, id X-1 (new receive id X, B's send id)", true, -1},
+                            variant{"to A, id X (the mirror of A's dial)", false, 0}}) {
+        BOOST_TEST_CONTEXT(v.what) {
+            sim::two_nodes t(16 + static_cast<std::uint64_t>(v.offset + 1),
+                             sim::link_config{.delay = 10ms, .rate_bps = 20'000'000});
+            sim::node& target = v.at_b ? t.b : t.a;
+            sim::node& peer = v.at_b ? t.a : t.b;
+            std::optional<std::uint16_t> x; // B's send id = A's receive id
+            std::uint64_t answers = 0;      // anything answering the forged SYN
+            constexpr std::uint16_t forged_seq = 4242;
+            t.net.add_filter([&](sim::datagram_view& d) {
+                const auto h = d.header();
+                if (!h) return sim::filter_action::pass;
+                if (!x && d.src == t.b.address()) x = h->connection_id;
+                if (d.src == target.address() && h->ack_nr == forged_seq) ++answers;
+                return sim::filter_action::pass;
+            });
+            t.net.schedule(300ms, [&] {
+                BOOST_REQUIRE(x.has_value());
+                t.net.inject(target, peer.address(),
+                             syn(static_cast<std::uint16_t>(*x + v.offset), forged_seq));
+            });
+            const auto res = sim::run_transfer(
+                t.net, t.a, t.b, sim::transfer_options{.bytes = 2u << 20, .time_limit = 60s});
+            BOOST_TEST(res.ok, res.summary());
+            BOOST_TEST(answers == 0u);
+            BOOST_TEST(target.endpoint().stats().drops(proto::drop_reason::id_collision) == 1u);
+        }
+    }
+}
+
+// Item 8 (tokio-utp #3): DATA for an unknown connection draws at most one RESET per
+// connection id per second; a RESET for an unknown connection draws nothing.
+BOOST_AUTO_TEST_CASE(resets_are_limited_per_source_and_never_answered, *utf::timeout(60)) {
+    sim::network net(18);
+    auto& server = net.add_node(sim::address(2));
+    server.listen();
+    const auto to_victim = watch(net, victim);
+    proto::header d;
+    d.type = proto::packet_type::data;
+    d.connection_id = 999;
+    d.seq_nr = 7;
+    const std::array<std::uint8_t, 10> payload{'d'};
+    for (int i = 0; i < 20; ++i)
+        net.inject(server, victim, datagram(d, payload), i * 50ms); // 20 within one second
+    net.run_for(1500ms);
+    BOOST_TEST_MESSAGE("20 DATA for an unknown connection in 1 s: " << to_victim->resets
+                                                                    << " RESET");
+    BOOST_TEST(to_victim->resets == 1u);
+    proto::header r = d;
+    r.type = proto::packet_type::reset;
+    for (int i = 0; i < 20; ++i)
+        net.inject(server, victim, datagram(r), 2s + i * 100ms);
+    net.run_for(5s);
+    BOOST_TEST(to_victim->resets == 1u);
+}
+
+// Item 6: a peer that stops acknowledging anything new, while its keepalives (and the
+// RTO's backoff) keep every other timer quiet, fails the sender with timed_out within
+// progress_timeout.
+BOOST_AUTO_TEST_CASE(wedged_peer_fails_within_the_progress_timeout, *utf::timeout(120)) {
+    proto::settings s;
+    s.max_data_timeouts = 30; // the RTO count alone would take many minutes
+    sim::two_nodes t(19, sim::link_config{.delay = 20ms, .rate_bps = 10'000'000}, instant{}, s);
+    std::optional<instant> wedged_at;
+    // After 1 MiB, A's DATA never reaches B, but B's keepalives still reach A.
+    t.net.add_filter([&](sim::datagram_view& d) {
+        const auto h = d.header();
+        if (!h || d.src != t.a.address() || h->type != proto::packet_type::data)
+            return sim::filter_action::pass;
+        if (!wedged_at && t.b.connection_count() > 0 && h->seq_nr % 1024 == 0 &&
+            d.now > instant{} + 1s)
+            wedged_at = d.now;
+        return wedged_at ? sim::filter_action::drop : sim::filter_action::pass;
+    });
+    const auto res = sim::run_transfer(
+        t.net, t.a, t.b, sim::transfer_options{.bytes = 64u << 20, .time_limit = 200s});
+    BOOST_TEST(!res.ok);
+    BOOST_REQUIRE(wedged_at.has_value());
+    BOOST_TEST_MESSAGE("A: " << proto::to_string(res.a.final_state) << " after "
+                             << std::chrono::duration<double>(res.elapsed).count()
+                             << " s; wedged at "
+                             << std::chrono::duration<double>(*wedged_at - instant{}).count()
+                             << " s; " << res.a.stats.timeouts << " timeouts");
+    BOOST_TEST((res.a.final_state == proto::conn_state::failed));
+    BOOST_TEST(res.elapsed - (*wedged_at - instant{}) <= s.progress_timeout + 5s);
+}
+
+// Item 9 (libutp PR #41): an IPv6 path with a 1 280-byte MTU that silently drops larger
+// datagrams (ICMPv6 "packet too big" filtered). Our first datagrams already fit.
+BOOST_AUTO_TEST_CASE(ipv6_minimum_mtu_black_hole, *utf::timeout(60)) {
+    auto v6 = [](std::uint8_t last) {
+        proto::peer_address p;
+        p.family = 6;
+        p.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last};
+        p.port = 6881;
+        return p;
+    };
+    sim::network net(20);
+    auto& a = net.add_node(v6(1));
+    auto& b = net.add_node(v6(2));
+    net.link(a, b, sim::link_config{.delay = 10ms, .rate_bps = 20'000'000});
+    std::uint64_t too_big = 0, largest = 0;
+    net.add_filter([&](sim::datagram_view& d) {
+        largest = std::max<std::uint64_t>(largest, d.bytes.size());
+        if (d.bytes.size() + 48 <= 1280) return sim::filter_action::pass; // IPv6 + UDP
+        ++too_big;
+        return sim::filter_action::drop;
+    });
+    const auto res =
+        sim::run_transfer(net, a, b, sim::transfer_options{.bytes = 10u << 20, .time_limit = 60s});
+    BOOST_TEST(res.ok, res.summary());
+    BOOST_TEST(too_big == 0u);
+    BOOST_TEST_MESSAGE("IPv6, 1 280-byte path: " << res.summary() << "; largest datagram "
+                                                 << largest << " B");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
