@@ -173,8 +173,7 @@ int datagram_port::receive_batch(int& errno_out) noexcept {
 int datagram_port::read_error(unreachable_report& r) noexcept {
     sockaddr_storage to{};
     char control[512];
-    std::uint8_t scratch[64];
-    iovec iov{scratch, sizeof scratch};
+    iovec iov{r.quote.data(), r.quote.size()};
     msghdr m{};
     m.msg_name = &to;
     m.msg_namelen = sizeof to;
@@ -182,7 +181,8 @@ int datagram_port::read_error(unreachable_report& r) noexcept {
     m.msg_iovlen = 1;
     m.msg_control = control;
     m.msg_controllen = sizeof control;
-    if (::recvmsg(socket_->native_handle(), &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return -1;
+    const ssize_t quoted = ::recvmsg(socket_->native_handle(), &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (quoted < 0) return -1;
     for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
         const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
         const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
@@ -193,7 +193,9 @@ int datagram_port::read_error(unreachable_report& r) noexcept {
         if (e.ee_errno != ECONNREFUSED && e.ee_errno != EHOSTUNREACH && e.ee_errno != ENETUNREACH)
             continue;
         // msg_name is the destination of the datagram that drew the error.
-        r = unreachable_report{to_peer(to), e.ee_errno == ECONNREFUSED};
+        r.to = to_peer(to);
+        r.port_gone = e.ee_errno == ECONNREFUSED;
+        r.quote_size = std::min<std::size_t>(static_cast<std::size_t>(quoted), r.quote.size());
         return 1;
     }
     return 0;

@@ -42,6 +42,11 @@ struct received_datagram {
 struct unreachable_report {
     proto::peer_address to;
     bool port_gone; ///< port unreachable: nothing is bound there any more
+    /// The start of the datagram that drew the error, as the ICMP message quoted it
+    /// (routers quote at least 8 bytes of UDP, Linux up to 576: our header and SACK).
+    std::array<std::uint8_t, 256> quote;
+    std::size_t quote_size;
+    std::span<const std::uint8_t> quoted() const noexcept { return {quote.data(), quote_size}; }
 };
 
 class datagram_port {

@@ -302,7 +302,7 @@ void engine::receive(completion_list& out) {
         if (r < 0) {
             // An ICMP error queued for the socket: say which peer it was about.
             const bool any = port_.drain_errors([&](const unreachable_report& u) {
-                endpoint_.handle_unreachable(u.to, now(), u.port_gone);
+                endpoint_.handle_unreachable(u.to, now(), u.port_gone, u.quoted());
             });
             if (any) continue;
             break;

@@ -701,6 +701,17 @@ void connection::note_reordered(std::uint16_t seq) noexcept {
     ++reorder_count_;
 }
 
+bool connection::sent_recently(const header& h) const noexcept {
+    if (h.type == packet_type::syn)
+        return state_ == conn_state::syn_sent && h.connection_id == recv_id_ &&
+               h.seq_nr == syn_seq_;
+    if (h.connection_id != send_id_) return false;
+    // A STATE carries seq_nxt_ (it consumes none); DATA and FIN what is in flight, or was
+    // lately: the error comes back a round trip after the datagram left.
+    const int behind = seq_diff(seq_nxt_, h.seq_nr);
+    return behind >= 0 && behind <= in_flight_packets() + max_ack_lag;
+}
+
 void connection::handle_unreachable(bool port_gone) noexcept {
     if (state_ == conn_state::syn_sent)
         fail(conn_error::refused);

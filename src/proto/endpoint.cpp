@@ -305,13 +305,23 @@ void endpoint::handle_timeout(instant now) {
     }
 }
 
-void endpoint::handle_unreachable(const peer_address& to, instant now, bool port_gone) {
+void endpoint::handle_unreachable(const peer_address& to, instant now, bool port_gone,
+                                  std::span<const std::uint8_t> quoted) {
+    packet q;
+    const bool has_quote = !quoted.empty() && decode(quoted, q) == decode_error::ok;
+    bool failed_any = false;
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
         slot& s = slots_[i];
         if (!s.conn || s.peer != to) continue;
-        s.conn->handle_unreachable(port_gone);
+        connection& c = *s.conn;
+        const bool ours = has_quote ? c.sent_recently(q.hdr) : c.state() == conn_state::syn_sent;
+        if (!ours) continue;
+        const bool before = c.state() == conn_state::failed;
+        c.handle_unreachable(port_gone);
+        failed_any |= !before && c.state() == conn_state::failed;
         after_io(i, now);
     }
+    if (!failed_any) ++stats_.unreachable_ignored;
 }
 
 // ---------------------------------------------------------------------------------------

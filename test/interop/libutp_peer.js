@@ -6,6 +6,8 @@
 //   error TEXT
 //   node libutp_peer.js recv HOST           accept one connection, read it to EOF
 //   node libutp_peer.js send HOST PORT N    connect, write N bytes (see pattern()), end
+//   node libutp_peer.js hear HOST PORT N    connect, write nothing, read N bytes, end;
+//                                           also reports `first MS`: connect to first byte
 // It exits when done, on error, or when its stdin closes (the test went away).
 'use strict';
 const utp = require('utp-native');
@@ -74,6 +76,24 @@ if (role === 'recv') {
     }
     conn.end();
   })();
+} else if (role === 'hear') {
+  // The server speaks first: we only read.
+  const total = Number(count);
+  const hash = crypto.createHash('sha256');
+  const conn = utp.connect(Number(port), host);
+  const start = process.hrtime.bigint();
+  let got = 0;
+  conn.on('error', fail);
+  conn.on('data', (d) => {
+    if (got === 0) console.log(`first ${Number(process.hrtime.bigint() - start) / 1e6}`);
+    hash.update(d);
+    got += d.length;
+    if (got >= total) {
+      report(got, hash, start);
+      conn.end();
+      setTimeout(() => process.exit(0), 200);
+    }
+  });
 } else {
-  fail('usage: libutp_peer.js recv HOST | send HOST PORT N');
+  fail('usage: libutp_peer.js recv HOST | send HOST PORT N | hear HOST PORT N');
 }

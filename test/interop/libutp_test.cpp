@@ -7,6 +7,9 @@
 //
 //   libutp_receives   we connect and send 64 MiB (UTP_INTEROP_MIB), libutp reads it
 //   libutp_sends      libutp connects to our acceptor and sends 64 MiB, we read it
+//   libutp_hears_first  libutp connects and only reads: our acceptor speaks first (1 MiB)
+//                     although libutp never acknowledges the SYN-ACK (issue 11: what we
+//                     send an unverified address is capped; this shows what it costs)
 //
 // Both sides hash the stream with SHA-256; the test compares the digests and reports the
 // rate. .ci/deps.sh installs node's utp-native into .deps/npm.
@@ -68,6 +71,7 @@ struct libutp_report {
     std::optional<unsigned short> port;
     std::optional<std::uint64_t> bytes;
     double seconds = 0;
+    std::optional<double> first_ms; ///< `hear`: connect to first byte
     std::string digest;
     std::vector<std::string> errors;
     bool ended = false;
@@ -80,6 +84,10 @@ asio::awaitable<void> pump(child_process& child, libutp_report& rep) {
                 std::uint64_t b = 0;
                 in >> b >> rep.seconds >> rep.digest;
                 rep.bytes = b;
+            } else if (word == "first") {
+                double ms = 0;
+                in >> ms;
+                rep.first_ms = ms;
             } else if (word == "error") {
                 rep.errors.push_back(line);
             }
@@ -221,6 +229,60 @@ BOOST_AUTO_TEST_CASE(libutp_sends_to_us) {
     const double s = std::chrono::duration<double>(t1 - t0).count();
     BOOST_TEST_MESSAGE("libutp -> us: " << got << " bytes, SHA-256 equal, "
                                         << static_cast<double>(got) / 1e6 / s << " MB/s");
+    acc.close();
+    peer.close_stdin();
+    peer.wait_exit(10s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(libutp_hears_first)
+
+BOOST_AUTO_TEST_CASE(we_speak_first_to_libutp) {
+    require_libutp();
+    const std::size_t size = 1 << 20;
+    asio::io_context ioc;
+    utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
+    utp::acceptor acc(mux);
+    const auto port = mux.local_endpoint().port();
+    child_process peer(
+        ioc.get_executor(),
+        node_command({"hear", loopback.to_string(), std::to_string(port), std::to_string(size)}));
+    libutp_report rep;
+    asio::co_spawn(ioc, pump(peer, rep), asio::detached);
+
+    std::vector<std::uint8_t> greeting(size);
+    for (std::size_t i = 0; i < size; ++i)
+        greeting[i] = static_cast<std::uint8_t>(i * 131 + (i >> 11));
+    sha256 h;
+    h.update(greeting.data(), greeting.size());
+    const std::string digest = h.hex();
+    std::optional<utp::proto::connection_stats> stats;
+    tasks t;
+    t.spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            utp::socket sock = co_await acc.async_accept(asio::use_awaitable);
+            co_await asio::async_write(sock, asio::buffer(greeting), asio::use_awaitable);
+            // libutp ends its side once it has read everything; then we close.
+            std::array<std::uint8_t, 16> b;
+            auto [ec, n] =
+                co_await sock.async_read_some(asio::buffer(b), asio::as_tuple(asio::use_awaitable));
+            (void)n;
+            stats = sock.stats();
+            if (ec != asio::error::eof && ec) throw boost::system::system_error(ec);
+        },
+        "speak first");
+    require_run_until(
+        ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty() || rep.ended; }, 60s,
+        "us -> libutp, server first", t);
+    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
+    BOOST_CHECK_EQUAL(*rep.bytes, size);
+    BOOST_CHECK_EQUAL(rep.digest, digest);
+    BOOST_REQUIRE(rep.first_ms.has_value());
+    BOOST_TEST_MESSAGE("server speaks first to libutp: first byte after "
+                       << *rep.first_ms << " ms, 1 MiB after " << rep.seconds * 1e3 << " ms; rtt "
+                       << (stats ? describe(*stats) : std::string("?")));
     acc.close();
     peer.close_stdin();
     peer.wait_exit(10s);

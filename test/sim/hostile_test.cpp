@@ -383,4 +383,60 @@ BOOST_AUTO_TEST_CASE(ipv6_minimum_mtu_black_hole, *utf::timeout(60)) {
                                                  << largest << " B");
 }
 
+// Item 3: a forged ICMP port-unreachable quoting the 4-tuple (no connection id, or a
+// guessed one) does not kill an established transfer; one quoting what we really sent
+// (a dead peer's kernel answering our next packet) still does, at once.
+BOOST_AUTO_TEST_CASE(forged_icmp_errors_are_soft, *utf::timeout(120)) {
+    sim::two_nodes t(21, sim::link_config{.delay = 10ms, .rate_bps = 20'000'000});
+    std::vector<std::uint8_t> last_from_a;
+    t.net.add_filter([&](sim::datagram_view& d) {
+        if (&d.from == &t.a) last_from_a.assign(d.bytes.begin(), d.bytes.end());
+        return sim::filter_action::pass;
+    });
+    int forged = 0;
+    std::function<void()> forge = [&] {
+        if (forged >= 100) return;
+        // Every 20 ms: no quote, a quote with a guessed id, and one with the right id but
+        // a sequence number far from anything sent.
+        t.a.endpoint().handle_unreachable(t.b.address(), t.net.now(), true);
+        if (last_from_a.size() >= proto::header_size) {
+            std::vector<std::uint8_t> q(last_from_a.begin(),
+                                        last_from_a.begin() + proto::header_size);
+            q[0] = static_cast<std::uint8_t>((q[0] & 0xf0) | 1); // no extension chain
+            q[1] = 0;
+            std::vector<std::uint8_t> wrong_id = q;
+            wrong_id[2] ^= 0x5a;
+            t.a.endpoint().handle_unreachable(t.b.address(), t.net.now(), true, wrong_id);
+            std::vector<std::uint8_t> wrong_seq = q;
+            wrong_seq[16] ^= 0x80;
+            t.a.endpoint().handle_unreachable(t.b.address(), t.net.now(), true, wrong_seq);
+        }
+        ++forged;
+        t.net.schedule(20ms, forge);
+    };
+    t.net.schedule(50ms, forge);
+    const auto res = sim::run_transfer(t.net, t.a, t.b,
+                                       sim::transfer_options{.bytes = 4u << 20, .time_limit = 60s});
+    BOOST_TEST(res.ok, res.summary());
+    BOOST_TEST_MESSAGE(forged << " rounds of forged ICMP errors; transfer " << res.summary()
+                              << "; ignored " << t.a.endpoint().stats().unreachable_ignored);
+    BOOST_TEST(t.a.endpoint().stats().unreachable_ignored >= 3u * 100u);
+
+    // A matching quote: the peer is really gone.
+    sim::two_nodes u(22, sim::link_config{.delay = 10ms});
+    std::vector<std::uint8_t> sent;
+    u.net.add_filter([&](sim::datagram_view& d) {
+        if (&d.from == &u.a) sent.assign(d.bytes.begin(), d.bytes.end());
+        return sim::filter_action::pass;
+    });
+    speaking_server app;
+    app.attach(u.b, 0);
+    const auto h = u.a.connect(u.b);
+    const std::vector<std::uint8_t> hello(3000, 'h');
+    u.a.write(h, hello);
+    BOOST_REQUIRE(u.net.run_until([&] { return app.received == hello.size(); }, 5s));
+    u.a.endpoint().handle_unreachable(u.b.address(), u.net.now(), true, sent);
+    BOOST_TEST((u.a.get(h)->state() == proto::conn_state::failed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -157,12 +157,20 @@ BOOST_AUTO_TEST_CASE(linger_does_not_cut_off_buffered_data, *utf::timeout(120)) 
 // in flight, for eight retransmission timeouts: minutes), although the kernel had told it
 // at once, with ICMP "port unreachable" for its ACKs, that nothing was bound there any
 // more. libutp resets the connection on that; so do we. "Host unreachable" stays soft.
+// The error must quote what A sent (issue 11: a forged one quoting nothing is soft).
 BOOST_AUTO_TEST_CASE(port_unreachable_resets_an_established_connection) {
     sim::two_nodes p(1, sim::link_config{.delay = 10ms});
+    std::vector<std::uint8_t> last_from_a;
+    p.net.add_filter([&](sim::datagram_view& d) {
+        if (&d.from == &p.a) last_from_a.assign(d.bytes.begin(), d.bytes.end());
+        return sim::filter_action::pass;
+    });
     const auto [ha, hb] = connect(p);
-    p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), false);
+    p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), false, last_from_a);
     BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::connected));
     p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), true);
+    BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::connected));
+    p.a.endpoint().handle_unreachable(p.b.address(), p.net.now(), true, last_from_a);
     BOOST_TEST((p.a.get(ha)->state() == proto::conn_state::failed));
     BOOST_TEST((p.a.get(ha)->error() == proto::conn_error::reset));
     BOOST_TEST((p.b.get(hb)->state() != proto::conn_state::failed)); // only A heard it

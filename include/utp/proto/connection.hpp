@@ -94,6 +94,10 @@ public:
         idle timeout; "host/network unreachable" stays a soft error, as in TCP, since a
         route may come back. */
     void handle_unreachable(bool port_gone) noexcept;
+    /// Whether a datagram with header `h` is one this connection sent recently: its
+    /// connection id, and a sequence number at most one window old. How a quoted
+    /// datagram in an ICMP error is told from a forgery.
+    bool sent_recently(const header& h) const noexcept;
 
     /// Run the timers that are due at `now`.
     void handle_timeout(instant now);

@@ -69,11 +69,19 @@ public:
     /// Run every timer due at `now`.
     void handle_timeout(instant now);
 
-    /// An ICMP error said `to` is unreachable: connections still connecting to it fail
-    /// with `refused` (a dial to a port nobody listens on ends at once, not after the
-    /// SYN's retries); if `port_gone` (port unreachable: nothing is bound there any more),
-    /// established ones fail with `reset`. See connection::handle_unreachable.
-    void handle_unreachable(const peer_address& to, instant now, bool port_gone);
+    /** An ICMP error said `to` is unreachable. `quoted` is the start of the datagram
+        that drew it, as the error carries it (empty if unknown).
+
+        Anyone can forge an ICMP error quoting a 4-tuple, so it is a hard error only for
+        the connection whose datagram it quotes (its connection id, and a sequence number
+        we sent recently): that one fails, with `refused` while connecting, with `reset`
+        once established if `port_gone` (port unreachable: nothing is bound there any
+        more, so a dead peer is noticed at our next packet). Without a quote that decodes,
+        only connections still connecting to `to` fail (`refused`: a dial to a port
+        nobody listens on ends at once), as TCP does; established ones take it as a soft
+        error (RFC 5927 §4.1), counted in `endpoint_stats::unreachable_ignored`. */
+    void handle_unreachable(const peer_address& to, instant now, bool port_gone,
+                            std::span<const std::uint8_t> quoted = {});
 
     // -- output --------------------------------------------------------------------------
 

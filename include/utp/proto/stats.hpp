@@ -69,6 +69,8 @@ struct endpoint_stats {
     std::uint64_t resets_sent = 0;
     std::uint64_t resets_suppressed = 0; ///< RESET replies withheld by the rate limit
     std::uint64_t connections_accepted = 0;
+    /// ICMP errors that failed no connection: soft, or quoting nothing we sent recently.
+    std::uint64_t unreachable_ignored = 0;
     std::uint64_t connections_initiated = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(drop_reason::count_)> dropped{};
 
