@@ -26,6 +26,10 @@ constexpr std::size_t amplification_factor = 3;
 constexpr std::uint32_t no_delay_sample_alt = 0x7fffffff;
 // Packets seen above a hole before it is declared lost (fast retransmit).
 constexpr unsigned dup_ack_threshold = 3;
+// The most that threshold grows to once reordering is seen (Linux caps its equivalent,
+// tcp_max_reordering, at 300; a µTP window rarely holds more than a few hundred packets,
+// and RACK's timer still finds real losses behind a wide threshold).
+constexpr unsigned max_reordering = 64;
 // Tail-loss probes before the RTO, each after twice the previous wait. RFC 8985 sends one.
 // On a lossy path a flight's tail is at risk each round trip: its last ACK lost, then the
 // probe or the probe's ACK (at 10 % loss each way, 0.1 × 0.19 × 0.19 with two probes):
@@ -297,6 +301,19 @@ std::uint32_t connection::ack_one(std::uint16_t seq, outgoing& o, instant now,
 
 void connection::note_delivered(std::uint16_t seq, const outgoing& o, instant now) noexcept {
     const duration rtt = now - o.sent_at;
+    if (o.transmissions == 1) {
+        // A first transmission delivered below the highest one delivered was reordered by
+        // that many packets (Linux's tcp_check_sack_reordering; RFC 8985 §6.2 step 3):
+        // holes that shallow are not losses on this path, so the packet-count rules wait
+        // for more. Only time (RACK) then declares them lost.
+        if (delivered_any_ && seq_less(seq, highest_delivered_)) {
+            const auto degree = static_cast<unsigned>(seq_diff(highest_delivered_, seq));
+            reordering_ = std::min(std::max(reordering_, degree + 1), max_reordering);
+        } else {
+            highest_delivered_ = seq;
+            delivered_any_ = true;
+        }
+    }
     if (o.transmissions > 1 && min_rtt_.count() > 0 && rtt < min_rtt_) {
         // Acknowledged sooner than any round trip takes: the original arrived, the resend
         // was not needed (RFC 8985 §6.2 step 2). A spurious time-based decision widens
@@ -361,7 +378,7 @@ void connection::process_ack(const packet& p, instant now) {
         // "something above the oldest arrived" even when they carry no SACK (a receiver
         // whose reorder buffer is full, a burst that took everything above the hole): the
         // oldest is lost, unless its retransmission is still within a round trip.
-        if (++dup_acks_ >= dup_ack_threshold) {
+        if (++dup_acks_ >= reordering_) {
             const outgoing& o = out_at(seq_una_);
             const duration since = now - o.sent_at;
             if (o.transmissions <= 1 || since >= std::max(rack_rtt_, rtt_.srtt())) {
@@ -448,13 +465,14 @@ void connection::process_ack(const packet& p, instant now) {
 }
 
 void connection::detect_sack_losses(std::uint16_t highest, instant now) {
-    // RFC 6675's DupThresh: a hole with three SACKed packets above it is lost.
+    // RFC 6675's DupThresh: a hole with three SACKed packets above it is lost, or as many
+    // as reordering on this path has shown to be needed.
     unsigned above = 0;
     for (std::uint16_t s = highest;; --s) {
         const outgoing& o = out_at(s);
         if (o.acked)
             ++above;
-        else if (above >= dup_ack_threshold && o.transmissions <= 1)
+        else if (above >= reordering_ && o.transmissions <= 1)
             mark_lost(s, resend_cause::duplicate_acks, now);
         if (s == seq_una_) break;
     }
@@ -1187,6 +1205,7 @@ connection_stats connection::stats() const noexcept {
     s.rtt_var = rtt_.rttvar();
     s.rto = rtt_.rto();
     s.min_rtt = min_rtt_;
+    s.reordering = reordering_;
     if (recovery_ != recovery::none) s.recovery_time += last_recv_ - recovery_start_;
     s.cwnd = cc_->window();
     s.peer_window = peer_wnd_;

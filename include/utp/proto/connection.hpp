@@ -292,8 +292,11 @@ private:
     std::uint16_t rack_end_seq_ = 0;
     duration rack_rtt_{0};
     bool rack_valid_ = false;
-    duration min_rtt_{0};       ///< smallest RTT sample (0: none yet)
-    unsigned reo_wnd_mult_ = 1; ///< grows with spurious retransmissions (RFC 8985 §6.2)
+    duration min_rtt_{0};                 ///< smallest RTT sample (0: none yet)
+    unsigned reo_wnd_mult_ = 1;           ///< grows with spurious retransmissions (RFC 8985 §6.2)
+    unsigned reordering_ = 3;             ///< packets above a hole before it counts as lost
+    std::uint16_t highest_delivered_ = 0; ///< highest first transmission delivered
+    bool delivered_any_ = false;
     unsigned recoveries_since_spurious_ = 0;
     std::optional<instant> rack_deadline_; ///< RACK's reordering timer
     // Tail loss probe (RFC 8985 §7).

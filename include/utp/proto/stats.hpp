@@ -34,9 +34,12 @@ struct connection_stats {
     std::uint64_t zero_window_probes = 0;     ///< packets sent into a zero peer window
     std::uint64_t recoveries = 0;             ///< loss-recovery episodes (fast or after a timeout)
     duration recovery_time{0};                ///< total time spent recovering from losses
-    duration pacing_delay{0};          ///< total time packets ready to go waited on the pacer
-    duration rtt{0};                   ///< smoothed round-trip time
-    duration min_rtt{0};               ///< smallest round-trip sample
+    duration pacing_delay{0}; ///< total time packets ready to go waited on the pacer
+    duration rtt{0};          ///< smoothed round-trip time
+    duration min_rtt{0};      ///< smallest round-trip sample
+    /// Packets acknowledged above a hole before it counts as lost: 3, grown to the
+    /// reordering seen on the path (at most 64).
+    std::uint32_t reordering = 3;
     duration rtt_var{0};               ///< round-trip variation
     duration rto{0};                   ///< current retransmission timeout
     std::uint32_t cwnd = 0;            ///< congestion window, bytes
