@@ -61,6 +61,7 @@ connection_handle endpoint::insert(connection c, const peer_address& peer) {
     s.conn = std::make_unique<connection>(std::move(c));
     s.peer = peer;
     s.released = s.queued_send = s.queued_wakeup = s.in_backlog = s.counted_finished = false;
+    s.half_open = s.counted_backlog_full = false;
     s.scheduled.reset();
     by_key_[key{peer, s.conn->recv_id()}] = index;
     return connection_handle{index, s.generation};
@@ -90,6 +91,9 @@ void endpoint::remove(std::uint32_t index) {
     by_key_.erase(key{s.peer, s.conn->recv_id()});
     if (s.in_backlog) std::erase(backlog_, queue_entry{index, s.generation});
     if (s.counted_finished) --finished_;
+    if (s.half_open) --half_open_count_;
+    if (s.half_open && s.counted_backlog_full && proved_waiting_ > 0) --proved_waiting_;
+    s.half_open = s.counted_backlog_full = false;
     s.conn.reset();
     ++s.generation;
     s.released = s.queued_send = s.queued_wakeup = s.in_backlog = false;
@@ -100,7 +104,8 @@ void endpoint::remove(std::uint32_t index) {
 void endpoint::after_io(std::uint32_t index, instant now) {
     slot& s = slots_[index];
     connection& c = *s.conn;
-    if (c.take_wakeup() && !s.released && !s.in_backlog && !s.queued_wakeup) {
+    if (s.half_open) settle_half_open(index);
+    if (c.take_wakeup() && !s.released && !s.in_backlog && !s.half_open && !s.queued_wakeup) {
         s.queued_wakeup = true;
         wakeups_.push_back({index, s.generation});
     }
@@ -114,6 +119,71 @@ void endpoint::after_io(std::uint32_t index, instant now) {
         ++finished_;
     }
     (void)now;
+}
+
+void endpoint::settle_half_open(std::uint32_t index) {
+    slot& s = slots_[index];
+    const conn_state st = s.conn->state();
+    if (st == conn_state::syn_received) return;
+    if (s.counted_backlog_full && proved_waiting_ > 0) --proved_waiting_;
+    s.half_open = false;
+    --half_open_count_;
+    if (s.in_backlog) return; // accept_unverified: queued from the SYN on
+    if (st == conn_state::failed || st == conn_state::closed) {
+        s.released = true; // nobody will ever accept it
+        return;
+    }
+    if (backlog_.size() >= settings_.accept_backlog) {
+        // Proved, but the application is not accepting: it waits among the half-open
+        // ones (as a full accept queue leaves a TCP connection in SYN-RECEIVED), counted
+        // once, and moves up when accept() makes room.
+        s.half_open = true;
+        ++half_open_count_;
+        if (!s.counted_backlog_full) ++stats_.drops(drop_reason::backlog_full);
+        s.counted_backlog_full = true;
+        ++proved_waiting_;
+        return;
+    }
+    s.in_backlog = true;
+    backlog_.push_back({index, s.generation});
+}
+
+void endpoint::evict_oldest_half_open() {
+    for (auto it = half_open_.begin(); it != half_open_.end();) {
+        const queue_entry e = *it;
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation || !s.half_open) {
+            it = half_open_.erase(it); // stale
+            continue;
+        }
+        if (s.conn->state() != conn_state::syn_received) {
+            ++it; // proved, waiting for room in the backlog: not the flood's
+            continue;
+        }
+        // Silently: its address is unproved, so nothing may be sent there for it.
+        half_open_.erase(it);
+        ++stats_.half_open_evicted;
+        remove(e.index);
+        return;
+    }
+}
+
+void endpoint::promote_proved() {
+    for (auto it = half_open_.begin(); it != half_open_.end() && proved_waiting_ > 0 &&
+                                       backlog_.size() < settings_.accept_backlog;) {
+        const queue_entry e = *it;
+        slot& s = slots_[e.index];
+        if (!s.conn || s.generation != e.generation || !s.half_open) {
+            it = half_open_.erase(it);
+            continue;
+        }
+        if (s.conn->state() != conn_state::syn_received) {
+            it = half_open_.erase(it);
+            settle_half_open(e.index);
+            continue;
+        }
+        ++it;
+    }
 }
 
 void endpoint::schedule(std::uint32_t index) {
@@ -174,16 +244,28 @@ datagram_verdict endpoint::handle_datagram(const peer_address& from,
             queue_reset(from, h.connection_id, h.seq_nr, now);
             return datagram_verdict::dropped;
         }
-        if (backlog_.size() >= settings_.accept_backlog) {
+        if (settings_.accept_unverified && backlog_.size() >= settings_.accept_backlog) {
             // Silently: the initiator retries, and a flood gets nothing back.
             ++stats_.drops(drop_reason::backlog_full);
             return datagram_verdict::dropped;
         }
+        if (half_open_count_ >= settings_.max_half_open) evict_oldest_half_open();
         const auto seq = static_cast<std::uint16_t>(next_random());
         const connection_handle hd =
             insert(connection::accept(settings_for(from), h, datagram.size(), seq, now), from);
-        slots_[hd.index].in_backlog = true;
-        backlog_.push_back({hd.index, hd.generation});
+        slot& s = slots_[hd.index];
+        s.half_open = true;
+        ++half_open_count_;
+        if (half_open_.size() > 2 * settings_.max_half_open + 64)
+            std::erase_if(half_open_, [&](const queue_entry& q) {
+                const slot& o = slots_[q.index];
+                return !o.conn || o.generation != q.generation || !o.half_open;
+            });
+        half_open_.push_back({hd.index, hd.generation});
+        if (settings_.accept_unverified) {
+            s.in_backlog = true;
+            backlog_.push_back({hd.index, hd.generation});
+        }
         ++stats_.connections_accepted;
         after_io(hd.index, now);
         return datagram_verdict::accepted;
@@ -400,9 +482,18 @@ connection_handle endpoint::connect(const peer_address& to, instant now,
                                     std::optional<std::uint16_t> first_seq) {
     std::uint16_t id = recv_id.value_or(0);
     bool found = recv_id && !by_key_.contains(key{to, id});
+    // A drawn id keeps one id clear on each side of the pair (id, id + 1) of every
+    // connection with `to`: the peer then never sees a SYN sharing an id with a live
+    // connection (which collides() refuses), even when `to` is this endpoint itself,
+    // where the accepted side of each dial lives beside it on id + 1.
+    const auto clear = [&](std::uint16_t cand) {
+        for (const int d : {-1, 0, 1, 2})
+            if (by_key_.contains(key{to, static_cast<std::uint16_t>(cand + d)})) return false;
+        return true;
+    };
     for (int i = 0; i < id_draws && !found && !recv_id; ++i) {
         id = static_cast<std::uint16_t>(next_random());
-        found = !by_key_.contains(key{to, id});
+        found = clear(id);
     }
     if (!found) return connection_handle{};
     const auto seq = first_seq.value_or(static_cast<std::uint16_t>(next_random()));
@@ -413,6 +504,7 @@ connection_handle endpoint::connect(const peer_address& to, instant now,
 }
 
 std::optional<connection_handle> endpoint::accept() {
+    if (backlog_.empty() && proved_waiting_ > 0) promote_proved();
     while (!backlog_.empty()) {
         const queue_entry e = backlog_.front();
         backlog_.pop_front();

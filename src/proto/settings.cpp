@@ -36,6 +36,7 @@ std::optional<setting_violation> check(const settings& s) noexcept {
 std::optional<setting_violation> check(const endpoint_settings& s) noexcept {
     if (auto bad = check(s.connection)) return bad;
     if (s.accept_backlog < 1) return setting_violation{"accept_backlog", "at least 1"};
+    if (s.max_half_open < 1) return setting_violation{"max_half_open", "at least 1"};
     return std::nullopt;
 }
 

@@ -465,4 +465,94 @@ BOOST_AUTO_TEST_CASE(reordering_within_five_packets_costs_little, *utf::timeout(
     }
 }
 
+// Item 5: 100 000 spoofed SYNs (replies black-holed) at 100 000 a second. Half-open
+// state stays at max_half_open (oldest unproved evicted), accept hands out only proved
+// connections, and a real initiator connecting mid-flood is accepted within 50 ms.
+BOOST_AUTO_TEST_CASE(syn_flood_does_not_lock_out_a_real_initiator, *utf::timeout(120)) {
+    proto::endpoint_settings es;
+    es.listening = true;
+    sim::network net(24);
+    auto& client = net.add_node(sim::address(1));
+    auto& server = net.add_node(sim::address(2), es);
+    net.link(client, server, sim::link_config{.delay = 5ms, .rate_bps = 100'000'000});
+    std::size_t most_connections = 0;
+    std::vector<proto::connection_handle> accepted;
+    server.set_handler([&](sim::node& self) {
+        while (auto h = self.accept())
+            accepted.push_back(*h);
+        most_connections = std::max(most_connections, self.connection_count());
+    });
+    constexpr int flood = 100'000;
+    for (int i = 0; i < flood; ++i) {
+        proto::peer_address from = sim::address(100);
+        from.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+        from.bytes[3] = static_cast<std::uint8_t>(i);
+        from.port = static_cast<std::uint16_t>(1024 + i % 50000);
+        net.inject(server, from, syn(static_cast<std::uint16_t>(i * 7), 1), i * 10us);
+    }
+    std::optional<proto::connection_handle> real;
+    std::optional<instant> real_at, real_accepted;
+    net.schedule(500ms, [&] {
+        real = client.connect(server);
+        real_at = net.now();
+    });
+    const bool ok = !!net.run_until(
+        [&] {
+            if (real_at && !real_accepted && !accepted.empty()) real_accepted = net.now();
+            return real_accepted.has_value();
+        },
+        5s);
+    net.run_for(1s);
+    const auto& st = server.endpoint().stats();
+    const double ms =
+        real_accepted ? std::chrono::duration<double, std::milli>(*real_accepted - *real_at).count()
+                      : -1.0;
+    BOOST_TEST_MESSAGE(flood << " spoofed SYNs: most connections held " << most_connections
+                             << ", evicted " << st.half_open_evicted
+                             << "; the real connect accepted after " << ms << " ms; accepted "
+                             << accepted.size());
+    BOOST_TEST(ok);
+    BOOST_TEST(accepted.size() == 1u); // only the proved one
+    BOOST_TEST(most_connections <= es.max_half_open + 1);
+    BOOST_TEST(ms <= 50.0);
+    BOOST_TEST(st.half_open_evicted >= static_cast<std::uint64_t>(flood) - es.max_half_open);
+}
+
+// Item 11 (webtorrent #3019): 1 000 clients connect at once to one acceptor with the
+// default backlog, and the application accepts as it can: all connect, within seconds.
+BOOST_AUTO_TEST_CASE(connect_storm_to_one_acceptor, *utf::timeout(120)) {
+    proto::endpoint_settings es;
+    es.listening = true;
+    sim::network net(25);
+    auto& server = net.add_node(sim::address(2), es);
+    std::size_t accepted = 0;
+    server.set_handler([&](sim::node& self) {
+        while (self.accept())
+            ++accepted;
+    });
+    std::vector<sim::node*> clients;
+    std::vector<proto::connection_handle> handles;
+    for (int i = 0; i < 1000; ++i) {
+        proto::peer_address a = sim::address(1000);
+        a.bytes[1] = 200; // apart from the server's address
+        a.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+        a.bytes[3] = static_cast<std::uint8_t>(i);
+        auto& c = net.add_node(a);
+        net.link(c, server, sim::link_config{.delay = 10ms, .rate_bps = 10'000'000});
+        clients.push_back(&c);
+    }
+    for (auto* c : clients)
+        handles.push_back(c->connect(server));
+    const auto all_connected = [&] {
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            if (clients[i]->get(handles[i])->state() != proto::conn_state::connected) return false;
+        return accepted == clients.size();
+    };
+    const bool ok = !!net.run_until(all_connected, 10s);
+    BOOST_TEST_MESSAGE("1 000 connects to one acceptor: accepted "
+                       << accepted << " in "
+                       << std::chrono::duration<double>(net.now() - instant{}).count() << " s");
+    BOOST_TEST(ok);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

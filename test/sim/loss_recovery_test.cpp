@@ -167,7 +167,9 @@ BOOST_AUTO_TEST_CASE(burst_losses, *utf::timeout(120)) {
         report(describe(what, o));
         const std::uint64_t bursts = 16u * 1024 * 1024 / 1380 / 3000 + 1;
         BOOST_TEST(o.r.a.stats.timeouts <= (burst < 135 ? 0u : bursts), "burst " << burst);
-        BOOST_TEST(o.longest_stall <= (burst < 135 ? 100ms : 400ms), "burst " << burst);
+        // The RTO is srtt + 4·rttvar: with LEDBAT's queue swinging up to its 100 ms target
+        // on this 10 ms path, about half a second.
+        BOOST_TEST(o.longest_stall <= (burst < 135 ? 100ms : 600ms), "burst " << burst);
     }
 }
 

@@ -169,8 +169,10 @@ private:
         bool queued_send = false;
         bool queued_wakeup = false;
         bool in_backlog = false;
-        bool counted_finished = false;    ///< counted in `finished_`
-        std::optional<instant> scheduled; ///< deadline of its newest heap entry
+        bool half_open = false; ///< not yet in the backlog: unproved, or proved and waiting
+        bool counted_backlog_full = false; ///< proved while the backlog was full
+        bool counted_finished = false;     ///< counted in `finished_`
+        std::optional<instant> scheduled;  ///< deadline of its newest heap entry
     };
     struct timer_entry {
         instant at;
@@ -199,6 +201,11 @@ private:
     connection* find_for_reset(const peer_address& from, std::uint16_t id, std::uint32_t& index);
     /// A SYN with this connection id from `from` would share an id with a live connection.
     bool collides(const peer_address& from, std::uint16_t syn_id) const;
+    void evict_oldest_half_open();
+    /// Move proved connections waiting among the half-open ones into the backlog.
+    void promote_proved();
+    /// A half-open connection whose state changed: proved (to the backlog) or gone.
+    void settle_half_open(std::uint32_t index);
     /// The connection settings towards `peer` (its address family's packet size).
     proto::settings settings_for(const peer_address& peer) const;
     std::uint64_t next_random() noexcept;
@@ -211,6 +218,9 @@ private:
     std::deque<queue_entry> send_queue_;
     std::deque<queue_entry> wakeups_;
     std::deque<queue_entry> backlog_;
+    std::deque<queue_entry> half_open_; ///< oldest first; entries go stale, skipped
+    std::size_t half_open_count_ = 0;
+    std::size_t proved_waiting_ = 0; ///< proved half-open connections waiting for room
     std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;
     std::vector<timer_entry> due_; ///< scratch for handle_timeout
     std::deque<pending_reset> resets_;

@@ -83,8 +83,22 @@ struct settings {
 struct endpoint_settings {
     /// Settings given to each new connection.
     proto::settings connection;
-    /// Inbound connections waiting for `accept`; SYNs beyond it are dropped and counted.
+    /// Inbound connections waiting for `accept`, their initiators' addresses proved. One
+    /// proved while it is full waits among the half-open ones (counted once as
+    /// `backlog_full`) until `accept` makes room.
     std::size_t accept_backlog = 128;
+    /** Inbound connections whose initiator has not yet proved its address (half-open: a
+        SYN answered, nothing acknowledging our SYN-ACK yet). At the cap, a new SYN evicts
+        the oldest (silently: its address is unproved), so a SYN flood cannot lock out a
+        real initiator that answers within the time the flood takes to send this many
+        SYNs. Memory: about 11 KiB each (11 MiB at the default). */
+    std::size_t max_half_open = 1024;
+    /** Hand connections to `accept` from their SYN on, before the initiator's address is
+        proved. Needed only by a protocol where the server speaks first to initiators that
+        do not acknowledge a SYN-ACK (libutp, libtorrent; ours does): their first packet
+        comes after our first data, which needs an accepted socket. What goes to an
+        unproved address stays within the 3× anti-amplification budget either way. */
+    bool accept_unverified = false;
     /// Whether SYNs are accepted at all; if not, they are answered with RESET.
     bool listening = false;
     /// RESET replies to unknown connections per second (token bucket, burst equal).

@@ -70,8 +70,10 @@ struct endpoint_stats {
     std::uint64_t datagrams_sent = 0;     ///< every datagram handed out by poll_transmit
     std::uint64_t not_utp = 0;            ///< handed back to the caller as not µTP
     std::uint64_t resets_sent = 0;
-    std::uint64_t resets_suppressed = 0; ///< RESET replies withheld by the rate limit
-    std::uint64_t connections_accepted = 0;
+    std::uint64_t resets_suppressed = 0;    ///< RESET replies withheld by the rate limit
+    std::uint64_t connections_accepted = 0; ///< SYNs answered (half-open connections made)
+    /// Half-open connections evicted unproved by a newer SYN at `max_half_open`.
+    std::uint64_t half_open_evicted = 0;
     /// ICMP errors that failed no connection: soft, or quoting nothing we sent recently.
     std::uint64_t unreachable_ignored = 0;
     std::uint64_t connections_initiated = 0;
