@@ -88,6 +88,27 @@ struct speaking_server {
     }
 };
 
+/// A server that writes 64 KiB on accept, and accepts from the SYN on
+/// (`accept_unverified`): the worst case the anti-amplification budget must hold,
+/// since by default an unproved connection is never accepted, so nothing is written.
+struct spoofed_server {
+    sim::network net;
+    sim::node& server;
+    speaking_server app;
+    std::shared_ptr<sent_to> to_victim;
+
+    explicit spoofed_server(std::uint64_t seed)
+        : net(seed), server(net.add_node(sim::address(2), unverified())),
+          to_victim(watch(net, victim)) {
+        app.attach(server, 64 << 10);
+    }
+    static proto::endpoint_settings unverified() {
+        proto::endpoint_settings es;
+        es.accept_unverified = true;
+        return es;
+    }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(hostile)
@@ -96,11 +117,8 @@ BOOST_AUTO_TEST_SUITE(hostile)
 // that closes silent connections: what goes to the victim stays within 3× what came
 // from it (RFC 9000 §8.1), and the replays draw SYN-ACKs, not data.
 BOOST_AUTO_TEST_CASE(spoofed_syn_draws_at_most_three_times_its_size, *utf::timeout(60)) {
-    sim::network net(11);
-    auto& server = net.add_node(sim::address(2));
-    speaking_server app;
-    app.attach(server, 64 << 10);
-    const auto to_victim = watch(net, victim);
+    spoofed_server t(11);
+    auto& [net, server, app, to_victim] = t;
 
     std::uint64_t received_from_victim = 0;
     const auto s = syn(0x1234, 777);
@@ -118,6 +136,7 @@ BOOST_AUTO_TEST_CASE(spoofed_syn_draws_at_most_three_times_its_size, *utf::timeo
     // The first DATA is what the budget left after the SYN-ACK: 3 × 20 − 20 − 20 bytes.
     BOOST_TEST(to_victim->payload <= 40u * to_victim->data_packets);
     BOOST_TEST(app.received == 0u);
+    BOOST_TEST(app.accepted.size() == 1u); // it was written to: the budget did the work
 
     // The application closes it: the FIN (or a RESET) must fit the same budget.
     for (const auto h : app.accepted)
@@ -129,11 +148,8 @@ BOOST_AUTO_TEST_CASE(spoofed_syn_draws_at_most_three_times_its_size, *utf::timeo
 // Item 2: one spoofed SYN, nothing else. libutp sends only the SYN-ACK; we may send a few
 // bytes more (the budget) but never the 1 400-byte DATA and its retransmissions.
 BOOST_AUTO_TEST_CASE(one_spoofed_syn_one_small_reply, *utf::timeout(60)) {
-    sim::network net(12);
-    auto& server = net.add_node(sim::address(2));
-    speaking_server app;
-    app.attach(server, 64 << 10);
-    const auto to_victim = watch(net, victim);
+    spoofed_server t(12);
+    auto& [net, server, app, to_victim] = t;
     const auto s = syn(0x4321, 10);
     net.inject(server, victim, s);
     net.run_for(60s);
@@ -141,6 +157,7 @@ BOOST_AUTO_TEST_CASE(one_spoofed_syn_one_small_reply, *utf::timeout(60)) {
                                         << to_victim->bytes << " B for one " << s.size()
                                         << "-byte SYN");
     BOOST_TEST(to_victim->bytes <= 3 * s.size());
+    BOOST_TEST(app.accepted.size() == 1u);
 }
 
 // Item 2: the server may still speak first to a real initiator: with ours (which
