@@ -21,7 +21,7 @@ if command -v clang++ >/dev/null 2>&1; then
         -DUTP_BUILD_TESTS=ON -DUTP_BUILD_FUZZERS=ON \
         -DUTP_BUILD_EXAMPLES=OFF -DUTP_BUILD_BENCH=OFF
     echo "== test: build fuzzers"
-    cmake --build build-fuzz -j"$jobs" --target utp_fuzz_codec utp_fuzz_connection
+    cmake --build build-fuzz -j"$jobs" --target utp_fuzz_codec utp_fuzz_connection utp_fuzz_demux
     echo "== test: ctest build-fuzz/ -L fuzz"
     if [ -f test/fuzz/CMakeLists.txt ]; then
         ctest --test-dir build-fuzz -L fuzz -j"$jobs" --output-on-failure --no-tests=error

@@ -180,6 +180,7 @@ void endpoint::promote_proved() {
         if (s.conn->state() != conn_state::syn_received) {
             it = half_open_.erase(it);
             settle_half_open(e.index);
+            reap_if_done(e.index);
             continue;
         }
         ++it;
@@ -402,6 +403,7 @@ void endpoint::handle_unreachable(const peer_address& to, instant now, bool port
         c.handle_unreachable(port_gone);
         failed_any |= !before && c.state() == conn_state::failed;
         after_io(i, now);
+        reap_if_done(i);
     }
     if (!failed_any) ++stats_.unreachable_ignored;
 }
@@ -516,6 +518,12 @@ std::optional<connection_handle> endpoint::accept() {
             s.released = true;
             if (s.conn->done()) remove(e.index);
             continue;
+        }
+        if (s.half_open) {
+            // accept_unverified: the application holds it from now on, so it is neither
+            // evicted by a flood nor queued a second time once its address is proved.
+            s.half_open = false;
+            --half_open_count_;
         }
         return connection_handle{e.index, e.generation};
     }

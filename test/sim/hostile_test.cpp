@@ -189,6 +189,28 @@ BOOST_AUTO_TEST_CASE(server_speaks_first_to_a_real_initiator, *utf::timeout(60))
     BOOST_TEST(ms(first_byte) < 120.0);
 }
 
+// With `accept_unverified` the application holds the connection from the SYN on; the
+// initiator's proof must not queue it for accept a second time (found by the demux fuzzer:
+// the server then wrote its stream twice into one connection).
+BOOST_AUTO_TEST_CASE(unverified_accept_hands_a_connection_out_once, *utf::timeout(60)) {
+    spoofed_server s(14);
+    auto& client = s.net.add_node(sim::address(1));
+    s.net.link(client, s.server, sim::link_config{.delay = 10ms, .rate_bps = 10'000'000});
+    const auto h = client.connect(s.server);
+    std::uint64_t got = 0;
+    client.set_handler([&](sim::node& self) {
+        std::array<std::uint8_t, 4096> buf;
+        while (const std::size_t n = self.read(h, buf))
+            got += n;
+    });
+    // Twice the greeting would arrive if the server accepted and greeted twice.
+    s.net.run_until([&] { return got >= 64u << 10; }, 10s);
+    s.net.run_for(2s);
+    BOOST_TEST(s.app.accepted.size() == 1u);
+    BOOST_TEST(got == 64u << 10);
+    BOOST_TEST(s.server.endpoint().connection_count() == 1u);
+}
+
 // Item 7 (libutp #74): a blind spoofer sends a SYN, then DATA with a guessed ack_nr. Only
 // the exact value (what the SYN-ACK implies) is accepted; no guess is delivered or draws
 // payload back.
