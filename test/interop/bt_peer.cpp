@@ -83,15 +83,17 @@ awaitable<std::string> read_handshake(utp::socket& s, const torrent& t) {
     co_return printable({&h[48], 20});
 }
 
-awaitable<void> handshake(utp::socket& s, const torrent& t, bool we_start, std::string& peer_id) {
+/// Exchanges handshakes, ours first if `we_start`; sets `r`'s peer id and handshake times.
+awaitable<void> handshake(utp::socket& s, const torrent& t, bool we_start, transfer_report& r) {
     const auto ours = make_handshake(t);
-    if (we_start) {
+    const auto write_ours = [&]() -> awaitable<void> {
         co_await asio::async_write(s, asio::buffer(ours), use_awaitable);
-        peer_id = co_await read_handshake(s, t);
-    } else {
-        peer_id = co_await read_handshake(s, t);
-        co_await asio::async_write(s, asio::buffer(ours), use_awaitable);
-    }
+        r.handshake_written = std::chrono::steady_clock::now();
+    };
+    if (we_start) co_await write_ours();
+    r.peer_id = co_await read_handshake(s, t);
+    r.handshake_read = std::chrono::steady_clock::now();
+    if (!we_start) co_await write_ours();
 }
 
 /// One message: id and payload (empty id for a keep-alive).
@@ -146,7 +148,7 @@ awaitable<transfer_report> download(utp::socket& s, const torrent& t,
                                     std::vector<std::uint8_t>& out, download_options opt) {
     transfer_report r;
     out.assign(t.length, 0);
-    co_await handshake(s, t, true, r.peer_id);
+    co_await handshake(s, t, true, r);
 
     std::vector<std::uint8_t> wire;
     append_message(wire, interested);
@@ -241,9 +243,9 @@ awaitable<transfer_report> download(utp::socket& s, const torrent& t,
 }
 
 awaitable<transfer_report> seed(utp::socket& s, const torrent& t,
-                                std::span<const std::uint8_t> data, bool initiator) {
+                                std::span<const std::uint8_t> data, bool we_start) {
     transfer_report r;
-    co_await handshake(s, t, initiator, r.peer_id);
+    co_await handshake(s, t, we_start, r);
 
     std::vector<std::uint8_t> wire;
     // Bitfield: every piece, the spare bits of the last byte zero.

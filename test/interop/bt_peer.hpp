@@ -46,6 +46,8 @@ struct transfer_report {
     /// When the first and the last payload byte arrived (download) or were written (seed):
     /// the data phase, without the peer's choke timer or start-up.
     std::chrono::steady_clock::time_point first_payload{}, last_payload{};
+    /// When our handshake was fully written and theirs fully read.
+    std::chrono::steady_clock::time_point handshake_written{}, handshake_read{};
 
     /// Payload throughput of the data phase, MB/s.
     double mb_per_s() const {
@@ -62,10 +64,11 @@ boost::asio::awaitable<transfer_report> download(utp::socket& s, const torrent& 
                                                  download_options opt = {});
 
 /** Seed `data` (the whole file of `t`) to the peer on `s` until it closes the connection.
-    `initiator`: we dialed, so we send the handshake first. Throws on a protocol violation;
-    the connection's end (eof, reset, ...) is returned in `transfer_report::end`. */
+    `we_start`: we send our handshake before reading theirs (as the side that dialed does;
+    an acceptor may too). Throws on a protocol violation; the connection's end (eof,
+    reset, ...) is returned in `transfer_report::end`. */
 boost::asio::awaitable<transfer_report> seed(utp::socket& s, const torrent& t,
-                                             std::span<const std::uint8_t> data, bool initiator);
+                                             std::span<const std::uint8_t> data, bool we_start);
 
 } // namespace interop
 

@@ -10,8 +10,12 @@
 //   lt_seed_v6          5. scenario 2 over ::1
 //   lt_killed           6. scenario 1, the libtorrent process killed mid-transfer: our side
 //                          must report an error within a bound, not hang
+//   lt_hears_first      7. scenario 2 with 1 MiB, our acceptor sending its handshake first
+//                          (issue 11 item 2), once as usual (accept waits until libtorrent's
+//                          address is proved) and once with accept_unverified; the latency
+//                          is compared with the usual order, libtorrent's handshake first
 //
-// Every transfer moves the whole payload (64 MiB unless UTP_INTEROP_MIB says otherwise) of
+// Every other transfer moves the whole payload (64 MiB, or UTP_INTEROP_MIB MiB) of
 // a deterministic pseudo-random file described by a v1 .torrent the test writes. Our side
 // SHA-1-checks every piece and compares the whole file; when the peer downloads, the file it
 // wrote is compared byte for byte. A transfer fails on any mismatch, on a timeout, and on a
@@ -57,12 +61,12 @@ struct workspace {
     interop::torrent t;
     fs::path torrent_file;
 
-    explicit workspace(const std::string& name) {
+    explicit workspace(const std::string& name, std::uint64_t size = payload_size()) {
         std::string tmpl =
             (fs::temp_directory_path() / ("utp-interop-" + name + "-XXXXXX")).string();
         BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         root = tmpl;
-        content = interop::make_content(payload_size(), 0x5eed0000 + name.size());
+        content = interop::make_content(size, 0x5eed0000 + name.size());
         t = interop::make_torrent("utp-interop-" + name + ".bin", content, 256 * 1024);
         torrent_file = root / "payload.torrent";
         interop::write_file(torrent_file, {reinterpret_cast<const std::uint8_t*>(t.metainfo.data()),
@@ -260,16 +264,33 @@ void we_download(peer_kind kind, const asio::ip::address& loopback, bool kill_mi
     BOOST_CHECK_EQUAL(peer.wait_exit(30s), 0);
 }
 
+/// How `they_download` sets up our side; the defaults are scenarios 2, 4 and 5.
+struct seeder_setup {
+    /// Our acceptor sends its handshake before it reads the dialer's (issue 11 item 2).
+    bool speak_first = false;
+    utp::multiplexer_options options;
+    std::uint64_t size = payload_size();
+};
+
+double ms(steady::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+
 /// Scenarios 2, 4 and 5 (upload half): the peer downloads from us. libtorrent dials our
 /// acceptor; Transmission cannot be told about a peer, so we dial it.
-void they_download(peer_kind kind, const asio::ip::address& loopback) {
-    const std::string label =
-        std::string("us -> ") + name_of(kind) + " over " + loopback.to_string();
+void they_download(peer_kind kind, const asio::ip::address& loopback,
+                   const seeder_setup& setup = {}) {
+    const bool unverified = setup.options.protocol.accept_unverified;
+    const std::string label = std::string("us -> ") + name_of(kind) + " over " +
+                              loopback.to_string() + (setup.speak_first ? ", we speak first" : "") +
+                              (unverified ? ", accept_unverified" : "");
     workspace ws(std::string(kind == peer_kind::libtorrent ? "lt" : "tr") + "-leech-" +
-                 (loopback.is_v6() ? "v6" : "v4"));
+                     (loopback.is_v6() ? "v6" : "v4") + (setup.speak_first ? "-first" : "") +
+                     (unverified ? "-unverified" : ""),
+                 setup.size);
 
     asio::io_context ioc;
-    utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
+    utp::multiplexer mux(ioc, udp::endpoint(loopback, 0), setup.options);
     utp::acceptor acceptor(mux);
     const bool we_dial = kind == peer_kind::transmission;
     std::optional<udp::endpoint> dial_us;
@@ -294,7 +315,7 @@ void they_download(peer_kind kind, const asio::ip::address& loopback) {
             else
                 sock = co_await acceptor.async_accept(asio::use_awaitable);
             t0 = steady::now();
-            served = co_await interop::seed(sock, ws.t, ws.content, we_dial);
+            served = co_await interop::seed(sock, ws.t, ws.content, we_dial || setup.speak_first);
             seeding_ended = true;
         },
         "seed");
@@ -328,6 +349,11 @@ void they_download(peer_kind kind, const asio::ip::address& loopback) {
     BOOST_TEST_MESSAGE(label << ": our seeder served " << served.pieces << " requests, "
                              << served.bytes << " bytes; connection ended with '"
                              << served.end.message() << "'");
+    BOOST_TEST_MESSAGE(label << ": from the connection, our handshake written after "
+                             << ms(served.handshake_written - t0) << " ms, theirs read after "
+                             << ms(served.handshake_read - t0)
+                             << " ms, first block requested after " << ms(served.first_payload - t0)
+                             << " ms");
 }
 
 const asio::ip::address v4 = asio::ip::address_v4::loopback();
@@ -374,5 +400,21 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(lt_killed)
 BOOST_AUTO_TEST_CASE(libtorrent_killed_midway) {
     we_download(peer_kind::libtorrent, v4, true);
+}
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lt_hears_first)
+BOOST_AUTO_TEST_CASE(libtorrent_hears_our_handshake_first) {
+    // The usual order first, as the reference for the latency figures.
+    seeder_setup setup;
+    setup.size = 1 << 20;
+    they_download(peer_kind::libtorrent, v4, setup);
+    // libtorrent does not acknowledge our SYN-ACK: by default its address is proved (and the
+    // connection accepted) by its first DATA packet, its handshake.
+    setup.speak_first = true;
+    they_download(peer_kind::libtorrent, v4, setup);
+    // Accepted at its SYN: our handshake goes out within the 3x budget of the SYN's bytes.
+    setup.options.protocol.accept_unverified = true;
+    they_download(peer_kind::libtorrent, v4, setup);
 }
 BOOST_AUTO_TEST_SUITE_END()

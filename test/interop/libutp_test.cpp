@@ -95,20 +95,62 @@ asio::awaitable<void> pump(child_process& child, libutp_report& rep) {
     rep.ended = true;
 }
 
-std::vector<std::string> node_command(std::vector<std::string> args) {
-    std::vector<std::string> cmd{"/usr/bin/env", "NODE_PATH=" UTP_NPM_MODULES, "node",
-                                 UTP_INTEROP_SCRIPT_DIR "/libutp_peer.js"};
-    cmd.insert(cmd.end(), args.begin(), args.end());
-    return cmd;
-}
+const auto loopback = asio::ip::address_v4::loopback();
 
-void require_libutp() {
+/// `node libutp_peer.js ROLE 127.0.0.1 ARGS...`; requires node with utp-native.
+std::vector<std::string> node_command(const std::string& role,
+                                      const std::vector<std::string>& args) {
     const std::string probe =
         "NODE_PATH=" UTP_NPM_MODULES " node -e \"require('utp-native')\" >/dev/null 2>&1";
     BOOST_REQUIRE_MESSAGE(std::system(probe.c_str()) == 0,
                           "node with utp-native is missing from " UTP_NPM_MODULES
                           ": run bash .ci/deps.sh");
+    std::vector<std::string> cmd{"/usr/bin/env", "NODE_PATH=" UTP_NPM_MODULES,
+                                 "node",         UTP_INTEROP_SCRIPT_DIR "/libutp_peer.js",
+                                 role,           loopback.to_string()};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    return cmd;
 }
+
+/// libutp_peer.js in `role` with `args` (see node_command), its report lines read into `rep`
+/// on `ioc`.
+struct libutp_peer {
+    child_process proc;
+    libutp_report rep;
+
+    libutp_peer(asio::io_context& ioc, const std::string& role,
+                const std::vector<std::string>& args = {})
+        : proc(ioc.get_executor(), node_command(role, args)) {
+        asio::co_spawn(ioc, pump(proc, rep), asio::detached);
+    }
+
+    /// Run `ioc` until it announced its port (role `recv`); require that it did.
+    void wait_listening(asio::io_context& ioc) {
+        require_run_until(
+            ioc, [&] { return rep.port || rep.ended; }, 60s, "libutp ready");
+        BOOST_REQUIRE_MESSAGE(rep.port, "libutp did not start" << proc.tail_text());
+    }
+
+    /// Run `ioc` until our side (`t`) is done and libutp has reported its digest, or libutp
+    /// failed (an error, or its end without a report); require that it reported.
+    void run_until_done(asio::io_context& ioc, const tasks& t, steady::duration limit,
+                        const std::string& what) {
+        require_run_until(
+            ioc,
+            [&] {
+                return (t.all_done() && rep.bytes) || !rep.errors.empty() ||
+                       (rep.ended && !rep.bytes);
+            },
+            limit, what, t);
+        BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << proc.tail_text());
+    }
+
+    /// Tell it to stop (it exits on its own once done) and reap it.
+    void stop() {
+        proc.close_stdin();
+        proc.wait_exit(10s);
+    }
+};
 
 std::string describe(const utp::proto::connection_stats& c) {
     std::ostringstream os;
@@ -120,14 +162,11 @@ std::string describe(const utp::proto::connection_stats& c) {
     return os.str();
 }
 
-const auto loopback = asio::ip::address_v4::loopback();
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(libutp_receives)
 
 BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
-    require_libutp();
     const std::uint64_t size = payload_size();
     const auto content = interop::make_content(size, 0x11b07);
     sha256 h;
@@ -135,12 +174,9 @@ BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
     const std::string digest = h.hex();
 
     asio::io_context ioc;
-    child_process peer(ioc.get_executor(), node_command({"recv", loopback.to_string()}));
-    libutp_report rep;
-    asio::co_spawn(ioc, pump(peer, rep), asio::detached);
-    require_run_until(
-        ioc, [&] { return rep.port || rep.ended; }, 60s, "libutp ready");
-    BOOST_REQUIRE_MESSAGE(rep.port, "libutp did not start" << peer.tail_text());
+    libutp_peer peer(ioc, "recv");
+    const libutp_report& rep = peer.rep;
+    peer.wait_listening(ioc);
 
     utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
     utp::socket sock(mux);
@@ -163,10 +199,7 @@ BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
             stats = sock.stats();
         },
         "send");
-    require_run_until(
-        ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty(); }, 200s,
-        "us -> libutp", t);
-    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
+    peer.run_until_done(ioc, t, 200s, "us -> libutp");
     BOOST_CHECK_EQUAL(*rep.bytes, size);
     BOOST_CHECK_EQUAL(rep.digest, digest);
     const double s = std::chrono::duration<double>(t1 - t0).count();
@@ -174,8 +207,7 @@ BOOST_AUTO_TEST_CASE(we_send_to_libutp) {
                        << size << " bytes, SHA-256 equal, " << static_cast<double>(size) / 1e6 / s
                        << " MB/s (connection to EOF), " << describe(stats));
     sock.close();
-    peer.close_stdin();
-    peer.wait_exit(10s);
+    peer.stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -183,17 +215,13 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(libutp_sends)
 
 BOOST_AUTO_TEST_CASE(libutp_sends_to_us) {
-    require_libutp();
     const std::uint64_t size = payload_size();
     asio::io_context ioc;
     utp::multiplexer mux(ioc, udp::endpoint(loopback, 0));
     utp::acceptor acc(mux);
     const auto port = mux.local_endpoint().port();
-    child_process peer(
-        ioc.get_executor(),
-        node_command({"send", loopback.to_string(), std::to_string(port), std::to_string(size)}));
-    libutp_report rep;
-    asio::co_spawn(ioc, pump(peer, rep), asio::detached);
+    libutp_peer peer(ioc, "send", {std::to_string(port), std::to_string(size)});
+    const libutp_report& rep = peer.rep;
 
     sha256 h;
     std::uint64_t got = 0;
@@ -219,10 +247,7 @@ BOOST_AUTO_TEST_CASE(libutp_sends_to_us) {
             co_await asio::steady_timer(ioc, 0s).async_wait(asio::use_awaitable);
         },
         "receive");
-    require_run_until(
-        ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty() || rep.ended; }, 200s,
-        "libutp -> us", t);
-    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
+    peer.run_until_done(ioc, t, 200s, "libutp -> us");
     BOOST_CHECK_EQUAL(got, size);
     BOOST_CHECK_EQUAL(*rep.bytes, size);
     BOOST_CHECK_EQUAL(h.hex(), rep.digest);
@@ -230,8 +255,7 @@ BOOST_AUTO_TEST_CASE(libutp_sends_to_us) {
     BOOST_TEST_MESSAGE("libutp -> us: " << got << " bytes, SHA-256 equal, "
                                         << static_cast<double>(got) / 1e6 / s << " MB/s");
     acc.close();
-    peer.close_stdin();
-    peer.wait_exit(10s);
+    peer.stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -239,7 +263,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(libutp_hears_first)
 
 BOOST_AUTO_TEST_CASE(we_speak_first_to_libutp) {
-    require_libutp();
     const std::size_t size = 1 << 20;
     asio::io_context ioc;
     // libutp never acknowledges a SYN-ACK: its address is proved only by its ACK of our
@@ -249,11 +272,8 @@ BOOST_AUTO_TEST_CASE(we_speak_first_to_libutp) {
     utp::multiplexer mux(ioc, udp::endpoint(loopback, 0), opt);
     utp::acceptor acc(mux);
     const auto port = mux.local_endpoint().port();
-    child_process peer(
-        ioc.get_executor(),
-        node_command({"hear", loopback.to_string(), std::to_string(port), std::to_string(size)}));
-    libutp_report rep;
-    asio::co_spawn(ioc, pump(peer, rep), asio::detached);
+    libutp_peer peer(ioc, "hear", {std::to_string(port), std::to_string(size)});
+    const libutp_report& rep = peer.rep;
 
     std::vector<std::uint8_t> greeting(size);
     for (std::size_t i = 0; i < size; ++i)
@@ -277,10 +297,7 @@ BOOST_AUTO_TEST_CASE(we_speak_first_to_libutp) {
             if (ec != asio::error::eof && ec) throw boost::system::system_error(ec);
         },
         "speak first");
-    require_run_until(
-        ioc, [&] { return (t.all_done() && rep.bytes) || !rep.errors.empty() || rep.ended; }, 60s,
-        "us -> libutp, server first", t);
-    BOOST_REQUIRE_MESSAGE(rep.errors.empty() && rep.bytes, "libutp failed" << peer.tail_text());
+    peer.run_until_done(ioc, t, 60s, "us -> libutp, server first");
     BOOST_CHECK_EQUAL(*rep.bytes, size);
     BOOST_CHECK_EQUAL(rep.digest, digest);
     BOOST_REQUIRE(rep.first_ms.has_value());
@@ -288,8 +305,7 @@ BOOST_AUTO_TEST_CASE(we_speak_first_to_libutp) {
                        << *rep.first_ms << " ms, 1 MiB after " << rep.seconds * 1e3 << " ms; rtt "
                        << (stats ? describe(*stats) : std::string("?")));
     acc.close();
-    peer.close_stdin();
-    peer.wait_exit(10s);
+    peer.stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
