@@ -87,6 +87,36 @@ private:
     std::chrono::microseconds v_;
 };
 
+/** The congestion controller of the connection (default: the multiplexer's
+    `protocol.connection.congestion`, itself `ledbat` by default).
+
+    - `proto::congestion_algorithm::ledbat`: RFC 6817 as libutp runs it; yields to TCP.
+      Flows that join a busy bottleneck later take more than their share of it.
+    - `proto::congestion_algorithm::ledbat_plus_plus`: LEDBAT++
+      (draft-irtf-iccrg-ledbat-plus-plus-06); yields to TCP and shares a bottleneck
+      fairly with other µTP flows, with a lower queue. The wire is unchanged: any peer.
+    - `proto::congestion_algorithm::newreno`: loss-based (RFC 5681, RFC 6582); does
+      **not** yield to TCP, it competes as TCP does. For private links and tunnels only.
+
+    May be set before connecting, or on an open connection: the new controller then
+    starts afresh from slow start. Only the sender's controller matters: each side's
+    governs what it sends. */
+class congestion_control {
+public:
+    static constexpr const char* name = "utp::congestion_control";
+    explicit congestion_control(
+        proto::congestion_algorithm v = proto::congestion_algorithm::ledbat) noexcept
+        : v_(v) {}
+    proto::congestion_algorithm value() const noexcept { return v_; }
+    /// @internal
+    void apply(detail::stream_options& o) const { o.congestion = v_; }
+    /// @internal
+    void load(const proto::settings& s) { v_ = s.congestion; }
+
+private:
+    proto::congestion_algorithm v_;
+};
+
 /// Whether `T` is an option of `utp::basic_socket` (`set_option` / `get_option`).
 template <class T>
 struct is_socket_option : std::false_type {};
@@ -98,6 +128,8 @@ template <>
 struct is_socket_option<receive_buffer_size> : std::true_type {};
 template <>
 struct is_socket_option<target_delay> : std::true_type {};
+template <>
+struct is_socket_option<congestion_control> : std::true_type {};
 
 } // namespace utp
 
@@ -106,7 +138,7 @@ struct is_socket_option<target_delay> : std::true_type {};
     "not a utp::socket option. Asio's TCP and socket_base options (tcp::no_delay, "                \
     "socket_base::send_buffer_size, receive_buffer_size, keep_alive, linger, reuse_address, "      \
     "...) do not apply to uTP: use utp::no_delay, utp::send_buffer_size, "                         \
-    "utp::receive_buffer_size or utp::target_delay; the UDP socket's buffers and the protocol "    \
-    "settings are utp::multiplexer_options."
+    "utp::receive_buffer_size, utp::target_delay or utp::congestion_control; the UDP socket's "    \
+    "buffers and the protocol settings are utp::multiplexer_options."
 
 #endif

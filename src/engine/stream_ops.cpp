@@ -289,6 +289,7 @@ void engine::apply_options(stream_state& s) {
     if (o.send_buffer_size) c->set_send_buffer_size(*o.send_buffer_size);
     if (o.receive_buffer_size) c->set_recv_buffer_size(*o.receive_buffer_size);
     if (o.target_delay) c->set_target_delay(*o.target_delay);
+    if (o.congestion) c->set_congestion_control(*o.congestion);
     endpoint_.touch(s.conn, now());
     schedule_pump();
 }

@@ -79,7 +79,7 @@ connection::connection(const proto::settings& s, bool initiator, instant now)
       snd_buf_(s.send_buffer_size), rtt_(s), rcv_buf_(s.recv_buffer_size),
       delay_(s.base_delay_history_minutes), last_recv_(now), last_send_(now) {
     settings_.packet_size = std::clamp<std::size_t>(settings_.packet_size, 150, 65000);
-    cc_ = std::make_unique<ledbat>(settings_, max_payload());
+    cc_ = make_congestion_controller(settings_, max_payload());
 }
 
 connection::connection(connection&&) noexcept = default;
@@ -188,7 +188,13 @@ bool connection::done() const noexcept {
 
 void connection::set_target_delay(duration d) noexcept {
     settings_.target_delay = d;
-    if (auto* l = dynamic_cast<ledbat*>(cc_.get())) l->set_target(d);
+    cc_->set_target(d);
+}
+
+void connection::set_congestion_control(congestion_algorithm a) {
+    if (a == settings_.congestion) return;
+    settings_.congestion = a;
+    cc_ = make_congestion_controller(settings_, max_payload());
 }
 
 void connection::set_send_buffer_size(std::size_t n) noexcept {
@@ -418,7 +424,13 @@ void connection::process_ack(const packet& p, instant now) {
         consecutive_timeouts_ = 0;
         // Forward progress: the path works, so the next timeout starts unbacked-off.
         rtt_.reset_backoff();
-        if (newly_acked > 0) cc_->on_ack(newly_acked, queuing_delay(), app_limited, now);
+        if (newly_acked > 0)
+            cc_->on_ack(ack_sample{.acked = newly_acked,
+                                   .queuing_delay = queuing_delay(),
+                                   .app_limited = app_limited,
+                                   .srtt = rtt_.srtt(),
+                                   .min_rtt = min_rtt_},
+                        now);
         wakeup_ = true;
     }
     if (recovery_ == recovery::fast && newly_acked > 0) {

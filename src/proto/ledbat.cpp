@@ -1,18 +1,23 @@
 #include <utp/proto/congestion.hpp>
 
+#include "loss_response.hpp"
+
 #include <algorithm>
 
 namespace utp::proto {
-namespace {
-// No window beyond what any receive buffer could use; keeps the double arithmetic sane.
-constexpr double max_cwnd = 64.0 * 1024 * 1024;
-} // namespace
+
+using detail::max_cwnd;
+
+ledbat_window::ledbat_window(const settings& s, std::uint32_t mss) noexcept
+    : cwnd_(4.0 * mss), ssthresh_(max_cwnd), mss_(mss), target_(s.target_delay) {}
 
 ledbat::ledbat(const settings& s, std::uint32_t mss) noexcept
-    : cwnd_(4.0 * mss), ssthresh_(max_cwnd), mss_(mss), target_(s.target_delay),
-      max_increase_(static_cast<double>(s.max_cwnd_increase_per_rtt)) {}
+    : ledbat_window(s, mss), max_increase_(static_cast<double>(s.max_cwnd_increase_per_rtt)) {}
 
-void ledbat::on_ack(std::uint32_t acked, std::optional<duration> qd, bool app_limited, instant) {
+void ledbat::on_ack(const ack_sample& a, instant) {
+    const std::uint32_t acked = a.acked;
+    const auto qd = a.queuing_delay;
+    const bool app_limited = a.app_limited;
     const double target = static_cast<double>(std::max<std::int64_t>(target_.count(), 1));
     const double delay = qd ? static_cast<double>(qd->count()) : 0.0;
     if (slow_start_) {
@@ -38,27 +43,24 @@ void ledbat::on_ack(std::uint32_t acked, std::optional<duration> qd, bool app_li
     cwnd_ = std::clamp(cwnd_ + gain, 2.0 * mss_, max_cwnd);
 }
 
-void ledbat::on_loss(std::optional<duration> qd, instant) {
-    // A loss with no standing queue is most likely not our congestion (random loss on
-    // the path); cut less, so a lossy link stays usable. With a queue, halve like TCP.
-    const bool queue_building = qd && *qd >= target_ / 4;
-    cwnd_ = std::max(cwnd_ * (queue_building ? 0.5 : 0.78), 2.0 * mss_);
+void ledbat_window::on_loss(std::optional<duration> qd, instant) {
+    cwnd_ = std::max(cwnd_ * detail::loss_reduction(qd, target_), 2.0 * mss_);
     ssthresh_ = cwnd_;
     slow_start_ = false;
 }
 
-void ledbat::on_timeout(instant) {
+void ledbat_window::on_timeout(instant) {
     ssthresh_ = std::max(cwnd_ / 2, 2.0 * mss_);
     cwnd_ = mss_;
     slow_start_ = true;
 }
 
-void ledbat::exit_slow_start() noexcept {
+void ledbat_window::exit_slow_start() noexcept {
     slow_start_ = false;
     ssthresh_ = cwnd_;
 }
 
-std::uint32_t ledbat::window() const noexcept {
+std::uint32_t ledbat_window::window() const noexcept {
     return static_cast<std::uint32_t>(cwnd_);
 }
 

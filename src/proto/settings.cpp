@@ -27,6 +27,10 @@ std::optional<setting_violation> check(const settings& s) noexcept {
     if (s.progress_timeout < 0us) return v{"progress_timeout", "0 (off) or more"};
     if (s.linger_timeout <= 0us) return v{"linger_timeout", "more than 0"};
     if (s.syn_received_timeout <= 0us) return v{"syn_received_timeout", "more than 0"};
+    if (s.congestion != congestion_algorithm::ledbat &&
+        s.congestion != congestion_algorithm::ledbat_plus_plus &&
+        s.congestion != congestion_algorithm::newreno)
+        return v{"congestion", "ledbat, ledbat_plus_plus or newreno"};
     if (s.max_cwnd_increase_per_rtt < 1) return v{"max_cwnd_increase_per_rtt", "at least 1 byte"};
     if (s.base_delay_history_minutes < 1 || s.base_delay_history_minutes > 60)
         return v{"base_delay_history_minutes", "1 to 60"};

@@ -310,6 +310,33 @@ BOOST_AUTO_TEST_CASE(option_values_are_checked, *utf::timeout(30)) {
     utp::target_delay td;
     s.get_option(td);
     BOOST_TEST(td.value() == std::chrono::microseconds(100'000));
+    s.set_option(utp::congestion_control(static_cast<utp::proto::congestion_algorithm>(9)), ec);
+    BOOST_TEST(ec == asio::error::invalid_argument);
+    utp::congestion_control cc;
+    s.get_option(cc);
+    BOOST_TEST((cc.value() == utp::proto::congestion_algorithm::ledbat));
+}
+
+// Each congestion controller, chosen per socket (before connecting, or on the open
+// connection), moves a stream intact and reads back as set.
+BOOST_AUTO_TEST_CASE(congestion_control_per_socket, *utf::timeout(60)) {
+    using utp::proto::congestion_algorithm;
+    for (const auto a : {congestion_algorithm::ledbat_plus_plus, congestion_algorithm::newreno,
+                         congestion_algorithm::ledbat}) {
+        asio::io_context ioc;
+        utp::acceptor acc(ioc, loopback_v4());
+        utp::socket client(ioc), server(ioc);
+        client.set_option(utp::congestion_control(a)); // before connecting
+        accept_and_connect(ioc, acc, server, client);
+        server.set_option(utp::congestion_control(a)); // on the open connection
+        exchange(ioc, client, server, 1, 2u << 20);
+        exchange(ioc, server, client, 2, 2u << 20);
+        for (utp::socket* s : {&client, &server}) {
+            utp::congestion_control cc;
+            s->get_option(cc);
+            BOOST_TEST((cc.value() == a));
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

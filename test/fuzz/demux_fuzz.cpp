@@ -409,7 +409,10 @@ struct harness {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     reader r{data, size};
+    const std::uint8_t setup = r.u8();
     endpoint_settings sa;
+    // Every congestion controller: the recovery and slowdown states meet hostile input.
+    sa.connection.congestion = static_cast<congestion_algorithm>((setup >> 1) % 3);
     sa.connection.packet_size = 600;
     sa.connection.send_buffer_size = 64 * 1024;
     sa.connection.recv_buffer_size = 32 * 1024;
@@ -417,7 +420,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     sb.listening = true;
     sb.accept_backlog = 4;
     sb.max_half_open = 8; // so that the eviction of the oldest half-open one is reached
-    sb.accept_unverified = r.u8() & 1;
+    sb.accept_unverified = setup & 1;
     harness h(sa, sb);
     h.a.conns.push_back({h.a.ep.connect(addr_b, h.now)});
     h.flush();

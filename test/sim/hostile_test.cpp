@@ -572,7 +572,7 @@ BOOST_AUTO_TEST_CASE(connect_storm_to_one_acceptor, *utf::timeout(120)) {
     std::vector<sim::node*> clients;
     std::vector<proto::connection_handle> handles;
     for (int i = 0; i < 1000; ++i) {
-        proto::peer_address a = sim::address(1000);
+        proto::peer_address a = sim::address(1);
         a.bytes[1] = 200; // apart from the server's address
         a.bytes[2] = static_cast<std::uint8_t>(i >> 8);
         a.bytes[3] = static_cast<std::uint8_t>(i);

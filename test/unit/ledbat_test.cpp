@@ -29,7 +29,7 @@ void ack_window(proto::congestion_controller& cc, delay qd, bool app_limited = f
     const std::uint32_t total = cc.window();
     for (std::uint32_t acked = 0; acked < total;) {
         const std::uint32_t n = std::min(mss, total - acked);
-        cc.on_ack(n, qd, app_limited, t0);
+        cc.on_ack({n, qd, app_limited}, t0);
         acked += n;
     }
 }
@@ -38,7 +38,7 @@ void ack_window(proto::congestion_controller& cc, delay qd, bool app_limited = f
 proto::ledbat steady(std::uint32_t w, const proto::settings& s = defaults()) {
     proto::ledbat cc(s, mss);
     while (cc.window() < w)
-        cc.on_ack(mss, 0ms, false, t0);
+        cc.on_ack({mss, 0ms, false}, t0);
     cc.on_loss(std::nullopt, t0); // leaves slow start (×0.78)
     BOOST_REQUIRE(!cc.in_slow_start());
     return cc;
@@ -62,11 +62,11 @@ BOOST_AUTO_TEST_CASE(starts_in_slow_start_with_a_few_packets) {
 BOOST_AUTO_TEST_CASE(slow_start_grows_by_the_bytes_acked) {
     proto::ledbat cc(defaults(), mss);
     const auto w0 = cc.window();
-    cc.on_ack(1000, 0ms, false, t0);
+    cc.on_ack({1000, 0ms, false}, t0);
     BOOST_TEST(cc.window() == w0 + 1000);
-    cc.on_ack(300, std::nullopt, false, t0); // no delay sample yet: still grows
+    cc.on_ack({300, std::nullopt, false}, t0); // no delay sample yet: still grows
     BOOST_TEST(cc.window() == w0 + 1300);
-    cc.on_ack(700, 30ms, false, t0); // below half the target
+    cc.on_ack({700, 30ms, false}, t0); // below half the target
     BOOST_TEST(cc.window() == w0 + 2000);
     BOOST_TEST(cc.in_slow_start());
     // A whole window acknowledged doubles it.
@@ -79,18 +79,18 @@ BOOST_AUTO_TEST_CASE(slow_start_grows_by_the_bytes_acked) {
 BOOST_AUTO_TEST_CASE(slow_start_ends_when_delay_passes_half_the_target) {
     proto::ledbat cc(defaults(), mss);
     for (int i = 0; i < 20; ++i)
-        cc.on_ack(mss, 50ms, false, t0); // exactly target/2: stay
+        cc.on_ack({mss, 50ms, false}, t0); // exactly target/2: stay
     BOOST_TEST(cc.in_slow_start());
     const auto w = cc.window();
     BOOST_TEST(w == 24 * mss);
-    cc.on_ack(mss, 51ms, false, t0);
+    cc.on_ack({mss, 51ms, false}, t0);
     BOOST_TEST(!cc.in_slow_start());
     // Growth is LEDBAT's from now on: far less than the MSS slow start would add.
     BOOST_TEST(cc.window() >= w);
     BOOST_TEST(cc.window() < w + mss / 4);
     // And it does not come back on its own.
     for (int i = 0; i < 100; ++i)
-        cc.on_ack(mss, 0ms, false, t0);
+        cc.on_ack({mss, 0ms, false}, t0);
     BOOST_TEST(!cc.in_slow_start());
 }
 
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(application_limited_does_not_grow) {
     proto::ledbat cc(defaults(), mss);
     const auto w0 = cc.window();
     for (int i = 0; i < 50; ++i)
-        cc.on_ack(mss, 0ms, true, t0);
+        cc.on_ack({mss, 0ms, true}, t0);
     BOOST_TEST(cc.window() == w0);
     BOOST_TEST(cc.in_slow_start());
 
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(loss_cuts_by_half_with_a_queue_and_less_without) {
         BOOST_TEST_CONTEXT("queuing delay " << (p.qd ? p.qd->count() : -1) << " us") {
             proto::ledbat cc(defaults(), mss);
             while (cc.window() < 40'000)
-                cc.on_ack(mss, 0ms, false, t0);
+                cc.on_ack({mss, 0ms, false}, t0);
             const double w = cc.window();
             cc.on_loss(p.qd, t0);
             BOOST_TEST(!cc.in_slow_start());
@@ -202,24 +202,24 @@ BOOST_AUTO_TEST_CASE(window_floor_is_two_packets) {
     }
     BOOST_TEST(cc.window() == 2 * mss);
     for (int i = 0; i < 1000; ++i)
-        cc.on_ack(mss, 5s, false, t0);
+        cc.on_ack({mss, 5s, false}, t0);
     BOOST_TEST(cc.window() == 2 * mss);
 }
 
 BOOST_AUTO_TEST_CASE(timeout_collapses_to_one_packet_and_slow_starts) {
     proto::ledbat cc(defaults(), mss);
     while (cc.window() < 40'000)
-        cc.on_ack(mss, 0ms, false, t0);
+        cc.on_ack({mss, 0ms, false}, t0);
     const auto w = cc.window();
     cc.on_timeout(t0);
     BOOST_TEST(cc.window() == mss);
     BOOST_TEST(cc.in_slow_start());
-    cc.on_ack(mss, 0ms, false, t0);
+    cc.on_ack({mss, 0ms, false}, t0);
     BOOST_TEST(cc.window() == 2 * mss);
     // Slow start runs up to half the window the timeout found, then stops.
     int acks = 0;
     while (cc.in_slow_start() && acks < 1000) {
-        cc.on_ack(mss, 0ms, false, t0);
+        cc.on_ack({mss, 0ms, false}, t0);
         ++acks;
     }
     BOOST_TEST(!cc.in_slow_start());
@@ -235,18 +235,18 @@ BOOST_AUTO_TEST_CASE(timeout_collapses_to_one_packet_and_slow_starts) {
 BOOST_AUTO_TEST_CASE(hostile_inputs_keep_the_window_sane) {
     proto::ledbat cc(defaults(), mss);
     const auto huge = proto::duration{std::numeric_limits<proto::duration::rep>::max()};
-    cc.on_ack(std::numeric_limits<std::uint32_t>::max(), 0ms, false, t0);
+    cc.on_ack({std::numeric_limits<std::uint32_t>::max(), 0ms, false}, t0);
     BOOST_TEST(cc.window() > 0u);
     BOOST_TEST(cc.window() <= 64u * 1024 * 1024);
-    cc.on_ack(std::numeric_limits<std::uint32_t>::max(), huge, false, t0);
+    cc.on_ack({std::numeric_limits<std::uint32_t>::max(), huge, false}, t0);
     BOOST_TEST(cc.window() >= 2 * mss);
     BOOST_TEST(cc.window() <= 64u * 1024 * 1024);
     for (int i = 0; i < 100; ++i)
-        cc.on_ack(mss, huge, false, t0);
+        cc.on_ack({mss, huge, false}, t0);
     BOOST_TEST(cc.window() >= 2 * mss);
     cc.on_loss(huge, t0);
     BOOST_TEST(cc.window() >= 2 * mss);
-    cc.on_ack(0, 0ms, false, t0);
+    cc.on_ack({0, 0ms, false}, t0);
     BOOST_TEST(cc.window() >= 2 * mss);
 }
 

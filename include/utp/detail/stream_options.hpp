@@ -18,6 +18,7 @@ struct stream_options {
     std::optional<std::size_t> send_buffer_size;
     std::optional<std::size_t> receive_buffer_size;
     std::optional<proto::duration> target_delay;
+    std::optional<proto::congestion_algorithm> congestion;
 
     /// Overwrite in `s` every setting these options set.
     void apply_to(proto::settings& s) const {
@@ -25,6 +26,7 @@ struct stream_options {
         if (send_buffer_size) s.send_buffer_size = *send_buffer_size;
         if (receive_buffer_size) s.recv_buffer_size = *receive_buffer_size;
         if (target_delay) s.target_delay = *target_delay;
+        if (congestion) s.congestion = *congestion;
     }
 
     /// Take every option `o` sets.
@@ -33,6 +35,7 @@ struct stream_options {
         if (o.send_buffer_size) send_buffer_size = o.send_buffer_size;
         if (o.receive_buffer_size) receive_buffer_size = o.receive_buffer_size;
         if (o.target_delay) target_delay = o.target_delay;
+        if (o.congestion) congestion = o.congestion;
     }
 };
 

@@ -173,6 +173,9 @@ public:
 
     void set_no_delay(bool on) noexcept { settings_.no_delay = on; }
     void set_target_delay(duration d) noexcept;
+    /// Switch controllers. The new one starts afresh (slow start from its initial
+    /// window), as a new connection would; a no-op if `a` is the current one.
+    void set_congestion_control(congestion_algorithm a);
     void set_send_buffer_size(std::size_t n) noexcept;
     void set_recv_buffer_size(std::size_t n) noexcept;
 

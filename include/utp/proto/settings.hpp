@@ -14,6 +14,24 @@ namespace utp::proto {
 
 using namespace std::chrono_literals;
 
+/** Which congestion controller a connection runs (`settings::congestion`).
+
+    The two LEDBAT variants yield to loss-based traffic (TCP) and are what µTP is for;
+    NewReno does not yield: it competes for the bottleneck as TCP does, and so must not
+    be used where µTP is expected to stay out of the way. */
+enum class congestion_algorithm : std::uint8_t {
+    /// RFC 6817 as deployed µTP (libutp, libtorrent) runs it: interoperable in behaviour
+    /// with every BitTorrent client. Flows that join later take more than their share.
+    ledbat,
+    /// LEDBAT++ (draft-irtf-iccrg-ledbat-plus-plus-06): reduced gain, multiplicative
+    /// decrease and periodic slowdowns, so that µTP flows share a bottleneck fairly and
+    /// the queue stays near the target. The receiver and the wire are unchanged.
+    ledbat_plus_plus,
+    /// NewReno (RFC 5681, RFC 6582): loss-based, ignores delay. For private links and
+    /// tunnels where µTP should compete like TCP, not yield.
+    newreno,
+};
+
 /** Per-connection settings. Every field has a default that suits a 1500-byte path.
 
     An endpoint hands its settings to each connection it creates; a connection's copy may
@@ -73,6 +91,8 @@ struct settings {
     duration linger_timeout = 30s;
     /// How long an accepted-but-silent (half-open) connection is kept.
     duration syn_received_timeout = 30s;
+    /// The congestion controller of new connections.
+    congestion_algorithm congestion = congestion_algorithm::ledbat;
     /// LEDBAT's largest window growth per round trip once out of slow start, in bytes.
     std::uint32_t max_cwnd_increase_per_rtt = 3000;
     /// Minutes of base-delay history kept (one minimum per minute).
