@@ -13,6 +13,9 @@ namespace {
 
 // Before any RTT sample (the SYN's is usually there first): LEDBAT's own scale.
 constexpr duration fallback_rtt = 100ms;
+// No timing here spans more than this, whatever a hostile peer's timestamps suggest:
+// the largest RTO (settings::max_rto's default). Keeps the instant arithmetic finite.
+constexpr duration longest = 60s;
 
 /** GAIN (§4.2) = 1 / min(16, ⌈2·target / base⌉). The draft's base is the base delay
     of TCP, a round trip; µTP's one-way base delay carries the clock offset between
@@ -53,7 +56,11 @@ void ledbat_plus_plus::leave_slow_start(instant now) noexcept {
     }
 }
 
-void ledbat_plus_plus::on_ack(const ack_sample& a, instant now) {
+void ledbat_plus_plus::on_ack(const ack_sample& sample, instant now) {
+    ack_sample a = sample;
+    a.srtt = std::min(a.srtt, longest);
+    a.min_rtt = std::min(a.min_rtt, longest);
+    if (a.queuing_delay) a.queuing_delay = std::min(*a.queuing_delay, longest);
     if (a.srtt.count() > 0) srtt_ = a.srtt;
     last_now_ = now;
     const duration rtt = srtt_.count() > 0 ? srtt_ : fallback_rtt;

@@ -91,7 +91,7 @@ void forge_port_unreachable(const udp::endpoint& from, const udp::endpoint& to,
     u[3] = static_cast<std::uint8_t>(to.port());
     u[4] = static_cast<std::uint8_t>((8 + quoted.size()) >> 8);
     u[5] = static_cast<std::uint8_t>(8 + quoted.size());
-    std::memcpy(u + 8, quoted.data(), quoted.size());
+    if (!quoted.empty()) std::memcpy(u + 8, quoted.data(), quoted.size());
     const std::uint16_t sum = internet_checksum(m);
     m[2] = static_cast<std::uint8_t>(sum >> 8);
     m[3] = static_cast<std::uint8_t>(sum);

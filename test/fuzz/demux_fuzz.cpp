@@ -65,8 +65,8 @@ std::uint8_t stream_byte(std::uint64_t offset) {
     return static_cast<std::uint8_t>((offset * 7 + offset / 251) & 0x7f);
 }
 
-constexpr std::uint64_t stream_cap = 256 * 1024; ///< real bytes each side writes at most
-constexpr std::size_t path_cap = 256;            ///< datagrams queued per direction
+constexpr std::uint64_t stream_cap = 64 * 1024; ///< real bytes each side writes at most
+constexpr std::size_t path_cap = 256;           ///< datagrams queued per direction
 
 /// One connection's reading side: what came out of it so far.
 struct read_state {
