@@ -9,6 +9,8 @@
 // payload the script sent (never header bytes or stale memory), never more than was sent.
 #include <utp/proto/endpoint.hpp>
 
+#include "fuzz_reader.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -18,25 +20,7 @@ namespace {
 
 using namespace utp::proto;
 
-struct reader {
-    const std::uint8_t* p;
-    std::size_t n;
-    bool empty() const { return n == 0; }
-    std::uint8_t u8() {
-        if (n == 0) return 0;
-        --n;
-        return *p++;
-    }
-    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-    std::uint32_t u32() { return std::uint32_t{u16()} << 16 | u16(); }
-    std::span<const std::uint8_t> bytes(std::size_t k) {
-        k = std::min(k, n);
-        std::span<const std::uint8_t> s(p, k);
-        p += k;
-        n -= k;
-        return s;
-    }
-};
+using utp_fuzz::reader;
 
 const peer_address peer = peer_address::v4(10, 0, 0, 2, 4000);
 const peer_address other = peer_address::v4(10, 0, 0, 3, 4000);

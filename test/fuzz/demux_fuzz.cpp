@@ -17,6 +17,8 @@
 //   bytes it received from that address.
 #include <utp/proto/endpoint.hpp>
 
+#include "fuzz_reader.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -29,25 +31,7 @@ namespace {
 
 using namespace utp::proto;
 
-struct reader {
-    const std::uint8_t* p;
-    std::size_t n;
-    bool empty() const { return n == 0; }
-    std::uint8_t u8() {
-        if (n == 0) return 0;
-        --n;
-        return *p++;
-    }
-    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-    std::uint32_t u32() { return std::uint32_t{u16()} << 16 | u16(); }
-    std::span<const std::uint8_t> bytes(std::size_t k) {
-        k = std::min(k, n);
-        std::span<const std::uint8_t> s(p, k);
-        p += k;
-        n -= k;
-        return s;
-    }
-};
+using utp_fuzz::reader;
 
 /// DEMUX_TRACE=1 prints each step of a run: for reading a reproducer, not for fuzzing.
 const bool tracing = std::getenv("DEMUX_TRACE") != nullptr;
