@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <type_traits>
 
 namespace utp {
@@ -117,6 +118,47 @@ private:
     proto::congestion_algorithm v_;
 };
 
+/** A trace of the connection's sending side: one `proto::trace_record` (time, congestion
+    window, bytes in flight, smoothed and minimum RTT, queueing-delay estimate, pacing
+    rate, bytes acknowledged, retransmissions) per `interval` while ACKs arrive, and one
+    at each loss episode and retransmission timeout. Off by default; an empty sink turns
+    it off. `proto::to_string(record)` gives the line `tools/plot_trace.py` plots.
+
+    The sink runs on a thread running the multiplexer's I/O, with the multiplexer locked:
+    it must be quick (append to a buffer or a file) and must not call into the library
+    (it would deadlock). It is copied into the connection and kept across reconnects;
+    what it captures must outlive the socket's connection.
+
+    @par Example
+    @code
+    std::ofstream out("flow.trace");
+    out << utp::proto::trace_columns << '\n';
+    sock.set_option(utp::trace([&out](const utp::proto::trace_record& r) {
+        out << utp::proto::to_string(r) << '\n';
+    }));
+    @endcode
+*/
+class trace {
+public:
+    static constexpr const char* name = "utp::trace";
+    using sink_type = std::function<void(const proto::trace_record&)>;
+    explicit trace(sink_type sink = {},
+                   std::chrono::microseconds interval = std::chrono::milliseconds(10))
+        : v_{std::move(sink), interval} {}
+    /// The sink (empty: tracing is off).
+    const sink_type& sink() const noexcept { return v_.sink; }
+    /// Least time between two `sample` records.
+    std::chrono::microseconds interval() const noexcept { return v_.interval; }
+    explicit operator bool() const noexcept { return static_cast<bool>(v_.sink); }
+    /// @internal
+    void apply(detail::stream_options& o) const { o.trace = v_; }
+    /// @internal
+    void load(const proto::settings& s) { v_ = s.trace; }
+
+private:
+    proto::trace_options v_;
+};
+
 /// Whether `T` is an option of `utp::basic_socket` (`set_option` / `get_option`).
 template <class T>
 struct is_socket_option : std::false_type {};
@@ -130,6 +172,8 @@ template <>
 struct is_socket_option<target_delay> : std::true_type {};
 template <>
 struct is_socket_option<congestion_control> : std::true_type {};
+template <>
+struct is_socket_option<trace> : std::true_type {};
 
 } // namespace utp
 
@@ -138,7 +182,8 @@ struct is_socket_option<congestion_control> : std::true_type {};
     "not a utp::socket option. Asio's TCP and socket_base options (tcp::no_delay, "                \
     "socket_base::send_buffer_size, receive_buffer_size, keep_alive, linger, reuse_address, "      \
     "...) do not apply to uTP: use utp::no_delay, utp::send_buffer_size, "                         \
-    "utp::receive_buffer_size, utp::target_delay or utp::congestion_control; the UDP socket's "    \
+    "utp::receive_buffer_size, utp::target_delay, utp::congestion_control or utp::trace; the UDP " \
+    "socket's "                                                                                    \
     "buffers and the protocol settings are utp::multiplexer_options."
 
 #endif

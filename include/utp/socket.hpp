@@ -347,7 +347,8 @@ public:
     }
 
     /** Set an option: `utp::no_delay`, `utp::send_buffer_size`, `utp::receive_buffer_size`,
-        `utp::target_delay`, `utp::congestion_control`. May be set before connecting; kept across reconnects. Asio's
+        `utp::target_delay`, `utp::congestion_control`, `utp::trace`. May be set before connecting;
+        kept across reconnects. Asio's
         TCP and `socket_base` options do not apply to µTP and fail to compile, saying so.
         @throws boost::system::system_error (`invalid_argument`, its text naming the option
         and its range, for a value out of range: nothing is changed). */

@@ -290,6 +290,7 @@ void engine::apply_options(stream_state& s) {
     if (o.receive_buffer_size) c->set_recv_buffer_size(*o.receive_buffer_size);
     if (o.target_delay) c->set_target_delay(*o.target_delay);
     if (o.congestion) c->set_congestion_control(*o.congestion);
+    if (o.trace) c->set_trace(*o.trace);
     endpoint_.touch(s.conn, now());
     schedule_pump();
 }

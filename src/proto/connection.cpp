@@ -197,6 +197,31 @@ void connection::set_congestion_control(congestion_algorithm a) {
     cc_ = make_congestion_controller(settings_, max_payload());
 }
 
+void connection::set_trace(trace_options t) noexcept {
+    settings_.trace = std::move(t);
+    last_trace_.reset();
+}
+
+void connection::trace(trace_event e, instant now) {
+    if (e == trace_event::sample) {
+        if (last_trace_ && now - *last_trace_ < settings_.trace.interval) return;
+        last_trace_ = now;
+    }
+    settings_.trace.sink(trace_record{.time = now,
+                                      .event = e,
+                                      .connection_id = recv_id_,
+                                      .cwnd = cc_->window(),
+                                      .bytes_in_flight = bytes_in_flight_,
+                                      .peer_window = peer_wnd_,
+                                      .srtt = rtt_.srtt(),
+                                      .min_rtt = min_rtt_,
+                                      .queuing_delay = queuing_delay().value_or(duration{0}),
+                                      .pacing_rate = pacer_.rate_per_second(),
+                                      .bytes_acked = snd_base_off_,
+                                      .retransmits = stats_.retransmits,
+                                      .slow_start = cc_->in_slow_start()});
+}
+
 void connection::set_send_buffer_size(std::size_t n) noexcept {
     settings_.send_buffer_size = n;
     snd_buf_.set_limit(n);
@@ -474,6 +499,7 @@ void connection::process_ack(const packet& p, instant now) {
     // A peer that answers with a closed window is alive: probing it is not timing out.
     if (peer_wnd_ < max_payload()) consecutive_timeouts_ = 0;
     pacer_.update(cc_->window(), rtt_.srtt(), cc_->in_slow_start(), max_payload());
+    if (settings_.trace.sink && newly_acked > 0) trace(trace_event::sample, now);
 }
 
 void connection::detect_sack_losses(std::uint16_t highest, instant now) {
@@ -560,6 +586,7 @@ void connection::enter_recovery(instant now) {
     cc_->on_loss(queuing_delay(), now);
     ++stats_.window_cuts;
     begin_recovery(recovery::fast, now);
+    if (settings_.trace.sink) trace(trace_event::loss, now);
     prr_delivered_ = 0;
     prr_out_ = 0;
     prr_quota_ = 0;
@@ -821,6 +848,7 @@ void connection::on_rto(instant now) {
     rack_deadline_.reset();
     tlp_sent_ = 0;
     rto_deadline_ = now + rtt_.rto();
+    if (settings_.trace.sink) trace(trace_event::timeout, now);
 }
 
 std::optional<instant> connection::next_timeout() const noexcept {

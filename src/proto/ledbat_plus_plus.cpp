@@ -36,6 +36,23 @@ constexpr double slow_start_exit = 0.75;
 /// Below this fraction of the target the queue counts as empty.
 constexpr double restart_below = 0.25;
 
+/** Slow start's growth, as a fraction of its usual, once the delay passes half its exit
+    level: falls linearly to this floor at the exit. The delay answers a round trip late,
+    and a window that doubles per round trip overshoots by up to twice the window that
+    reached the exit (measured: 190 ms of queue after an empty-queue restart, against a
+    100 ms target); growth slowed near the exit overshoots by a quarter at most. A
+    floor, not zero, so that slow start still ends (the quarter is HyStart++'s
+    conservative slow start, RFC 9406 §4.2). */
+constexpr double slow_start_floor = 0.25;
+
+/** The decrease above the target per round trip is this many times W·(delay/target −
+    1) (the draft's constant is 1). Flows sharing a queue even out only through this
+    decrease, proportional to each window, and the queue sits just above the target
+    where it is small. Over 24 runs of 4 flows joining 15 s apart (3 base RTTs, 8 join
+    offsets: fairness_test.cpp's latecomers_spread) the mean Jain index was 0.87 with 1,
+    0.88 with 2, 0.92 with 3 and 0.87 with 5: steeper overshoots the other way. */
+constexpr double decrease_constant = 3.0;
+
 } // namespace
 
 ledbat_plus_plus::ledbat_plus_plus(const settings& s, std::uint32_t mss) noexcept
@@ -45,6 +62,7 @@ void ledbat_plus_plus::leave_slow_start(instant now) noexcept {
     slow_start_ = false;
     doubling_ = false;
     ssthresh_ = cwnd_;
+    slow_start_left_ = now;
     const duration rtt = srtt_.count() > 0 ? srtt_ : fallback_rtt;
     if (phase_ == slowdown::none) {
         // The initial slowdown, 2 round trips after the first slow start (§4.5).
@@ -112,7 +130,11 @@ void ledbat_plus_plus::on_ack(const ack_sample& sample, instant now) {
             // standard slow start does; the first slow start, into an unknown path, grows
             // by GAIN (§4.4). The draft leaves the regrowth open; doubling keeps the
             // slowdown, and so its cost in throughput, short.
-            if (!a.app_limited) cwnd_ += doubling_ ? acked : gain * acked;
+            const double exit_at = slow_start_exit * target;
+            const double scale = delay > exit_at / 2
+                                     ? std::max(slow_start_floor, (exit_at - delay) / (exit_at / 2))
+                                     : 1.0;
+            if (!a.app_limited) cwnd_ += (doubling_ ? acked : gain * acked) * scale;
             cwnd_ = std::min(cwnd_, max_cwnd);
             return;
         }
@@ -123,16 +145,19 @@ void ledbat_plus_plus::on_ack(const ack_sample& sample, instant now) {
     // packets per round trip would take many seconds to fill it; slow start again until
     // the delay says the queue is back. The draft restarts slow start only after
     // slowdowns; this takes the link back within seconds of a TCP flow ending, and lets
-    // small flows take the room a large one leaves when it slows down.
+    // small flows take the room a large one leaves when it slows down. Not in the 2
+    // round trips after a slow start: the delay then still tells of the window of a
+    // round trip before, and a restart there doubled a window that was already enough
+    // (measured: 155 ms of queue after every slowdown on a 40 ms path).
     if (a.queuing_delay && delay < restart_below * target && !a.app_limited &&
-        phase_ == slowdown::scheduled) {
+        phase_ == slowdown::scheduled && now - slow_start_left_ > 2 * rtt) {
         slow_start_ = true;
         doubling_ = true;
         ssthresh_ = max_cwnd;
         return;
     }
 
-    // Per round trip, in packets: +GAIN below the target, −W·(delay/target − 1) above
+    // Per round trip, in packets: +GAIN below the target, −C·W·(delay/target − 1) above
     // it, at most −W/2 (§4.3). Spread over the round trip's ACKs in proportion to the
     // bytes each acknowledges. The growth is not scaled by the distance to the target
     // (RFC 6817's is): the queue must reach the target now and then for the decrease,
@@ -142,7 +167,8 @@ void ledbat_plus_plus::on_ack(const ack_sample& sample, instant now) {
     if (delay <= target)
         per_rtt = gain;
     else
-        per_rtt = std::max(gain - w_packets * (delay / target - 1.0), -w_packets / 2);
+        per_rtt =
+            std::max(gain - decrease_constant * w_packets * (delay / target - 1.0), -w_packets / 2);
     if (per_rtt > 0 && a.app_limited) per_rtt = 0;
     cwnd_ = std::clamp(cwnd_ + per_rtt * mss_ * acked / cwnd_, 2.0 * mss_, max_cwnd);
 }

@@ -31,6 +31,7 @@ std::optional<setting_violation> check(const settings& s) noexcept {
         s.congestion != congestion_algorithm::ledbat_plus_plus &&
         s.congestion != congestion_algorithm::newreno)
         return v{"congestion", "ledbat, ledbat_plus_plus or newreno"};
+    if (s.trace.interval < 0us) return v{"trace.interval", "0 or more"};
     if (s.max_cwnd_increase_per_rtt < 1) return v{"max_cwnd_increase_per_rtt", "at least 1 byte"};
     if (s.base_delay_history_minutes < 1 || s.base_delay_history_minutes > 60)
         return v{"base_delay_history_minutes", "1 to 60"};

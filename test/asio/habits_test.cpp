@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <vector>
 
 using namespace utp_test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -337,6 +338,48 @@ BOOST_AUTO_TEST_CASE(congestion_control_per_socket, *utf::timeout(60)) {
             BOOST_TEST((cc.value() == a));
         }
     }
+}
+
+// utp::trace: set before connecting (the sender) and on an open connection (the other
+// side), records arrive on the multiplexer's thread, agree with stats(), read back with
+// get_option, and stop when an empty sink is set.
+BOOST_AUTO_TEST_CASE(trace_per_socket, *utf::timeout(60)) {
+    asio::io_context ioc;
+    utp::acceptor acc(ioc, loopback_v4());
+    utp::socket client(ioc), server(ioc);
+    std::vector<utp::proto::trace_record> sent, received;
+    client.set_option(utp::trace([&](const utp::proto::trace_record& r) { sent.push_back(r); },
+                                 std::chrono::milliseconds(1)));
+    accept_and_connect(ioc, acc, server, client);
+    server.set_option(utp::trace([&](const utp::proto::trace_record& r) { received.push_back(r); },
+                                 std::chrono::microseconds(0)));
+    exchange(ioc, client, server, 1, 4u << 20);
+    exchange(ioc, server, client, 2, 1u << 20);
+    BOOST_TEST_REQUIRE(!sent.empty());
+    BOOST_TEST_REQUIRE(!received.empty());
+    BOOST_TEST(sent.back().bytes_acked <= client.stats().bytes_sent);
+    BOOST_TEST(sent.back().bytes_acked >= (4u << 20) - (256u << 10));
+    BOOST_TEST(received.back().bytes_acked >= (1u << 20) - (256u << 10));
+    for (std::size_t i = 1; i < sent.size(); ++i)
+        if (sent[i].event == utp::proto::trace_event::sample &&
+            sent[i - 1].event == utp::proto::trace_event::sample)
+            BOOST_TEST((sent[i].time - sent[i - 1].time >= std::chrono::milliseconds(1)));
+    utp::trace t;
+    client.get_option(t);
+    BOOST_TEST(static_cast<bool>(t));
+    BOOST_TEST((t.interval() == std::chrono::milliseconds(1)));
+
+    client.set_option(utp::trace()); // off
+    const std::size_t before = sent.size();
+    exchange(ioc, client, server, 3, 1u << 20);
+    BOOST_TEST(sent.size() == before);
+    client.get_option(t);
+    BOOST_TEST(!t);
+
+    boost::system::error_code ec;
+    client.set_option(
+        utp::trace([](const utp::proto::trace_record&) {}, std::chrono::microseconds(-1)), ec);
+    BOOST_TEST((ec == asio::error::invalid_argument));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,34 @@ struct scenario {
     proto::duration measure_until{0};   ///< 0: the end
     std::uint64_t seed = 1;
     proto::congestion_algorithm cc = proto::congestion_algorithm::ledbat;
+    /// With UTP_TRACE_DIR set, each flow's trace goes to <dir>/<trace_name>-flow<i>.trace
+    /// (tools/plot_trace.py plots them).
+    std::string trace_name{};
+};
+
+/// Trace files of one run, closed at its end.
+struct trace_files {
+    std::vector<std::FILE*> files;
+    ~trace_files() {
+        for (auto* f : files)
+            if (f) std::fclose(f);
+    }
+    /// The options that make flow `i` trace to its file, or none without UTP_TRACE_DIR.
+    proto::trace_options open(const std::string& name, std::size_t i) {
+        const char* dir = std::getenv("UTP_TRACE_DIR");
+        if (!dir || name.empty()) return {};
+        const std::string path =
+            std::string(dir) + "/" + name + "-flow" + std::to_string(i + 1) + ".trace";
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        if (!f) return {};
+        files.push_back(f);
+        std::fprintf(f, "%s\n", proto::trace_columns);
+        return proto::trace_options{.sink =
+                                        [f](const proto::trace_record& r) {
+                                            std::fprintf(f, "%s\n", proto::to_string(r).c_str());
+                                        },
+                                    .interval = 20ms};
+    }
 };
 
 struct flow_figures {
@@ -78,6 +107,7 @@ outcome run(const scenario& s) {
                  .delay = s.one_way_delay, .rate_bps = s.rate_bps, .queue_bytes = queue_bytes});
 
     const std::size_t n = s.flows.size();
+    trace_files traces; // before the flows that write to it, closed after them
     std::vector<proto::connection_handle> senders(n);
     std::vector<bool> started(n, false), stopped(n, false);
     std::vector<std::uint64_t> received(n, 0);
@@ -101,6 +131,7 @@ outcome run(const scenario& s) {
     for (std::size_t i = 0; i < n; ++i) {
         net.schedule(s.flows[i].join, [&, i] {
             tx.endpoint().connection_settings().congestion = s.flows[i].cc.value_or(s.cc);
+            tx.endpoint().connection_settings().trace = traces.open(s.trace_name, i);
             senders[i] = tx.connect(rx);
             started[i] = true;
         });
@@ -208,6 +239,11 @@ const char* name_of(proto::congestion_algorithm a) {
     return a == ledbat ? "LEDBAT" : a == ledbat_pp ? "LEDBAT++" : "NewReno";
 }
 
+/// For file names.
+std::string short_name_of(proto::congestion_algorithm a) {
+    return a == ledbat ? "ledbat" : a == ledbat_pp ? "ledbatpp" : "newreno";
+}
+
 // One flow alone: it fills the link; its queue stays at or below the target.
 // LEDBAT++ leaves its queue near 60 % of the target (slowdowns that regrow only until the
 // delay rises: see ledbat_plus_plus.cpp), short of issue 12's "median within ±10 % of the
@@ -219,6 +255,7 @@ BOOST_AUTO_TEST_CASE(alone, *utf::timeout(300)) {
         s.flows = {flow{}};
         s.length = 30s;
         s.measure_from = 10s;
+        s.trace_name = "alone-" + short_name_of(cc);
         const outcome o = run(s);
         BOOST_TEST_MESSAGE(o.per_second);
         report(describe((std::string(name_of(cc)) + " alone, 20 Mbit/s, RTT 20 ms").c_str(), s, o));
@@ -244,6 +281,10 @@ BOOST_AUTO_TEST_CASE(latecomers, *utf::timeout(600)) {
                 s.seed = seed;
                 s.one_way_delay = base;
                 s.flows = {flow{.join = 0s}, flow{.join = 15s}};
+                const std::string trace_suffix = short_name_of(cc) + "-rtt" +
+                                                 std::to_string(2 * base.count()) + "-s" +
+                                                 std::to_string(seed);
+                s.trace_name = "two-" + trace_suffix;
                 const std::string path = ", RTT " + std::to_string(2 * base.count()) +
                                          " ms, seed " + std::to_string(seed);
                 const outcome two = run(s);
@@ -253,6 +294,7 @@ BOOST_AUTO_TEST_CASE(latecomers, *utf::timeout(600)) {
                            flow{.join = 45s}};
                 s.length = 85s;
                 s.measure_from = 65s;
+                s.trace_name = "four-" + trace_suffix;
                 const outcome four = run(s);
                 report(describe((std::string(name_of(cc)) + ", 4 flows 15 s apart" + path).c_str(),
                                 s, four));
@@ -266,8 +308,9 @@ BOOST_AUTO_TEST_CASE(latecomers, *utf::timeout(600)) {
                 BOOST_TEST(two.jain >= 0.9, "2 flows" << path);
                 BOOST_TEST(two.median_delay_ms <= 125.0, "2 flows" << path);
                 BOOST_TEST(four.median_delay_ms <= 125.0, "4 flows" << path);
-                // Issue 12 asks 0.9 for 4 flows too; reached on some paths only (0.71-0.98).
-                BOOST_TEST(four.jain >= 0.65, "4 flows" << path);
+                // Issue 12 asks 0.9 for 4 flows too; reached on 8 of these 9 runs (0.83-0.99),
+                // and over the 24 runs of latecomers_spread on a mean of 0.87, worst 0.73.
+                BOOST_TEST(four.jain >= 0.8, "4 flows" << path);
             }
     char buf[200];
     std::snprintf(buf, sizeof buf,
@@ -275,6 +318,42 @@ BOOST_AUTO_TEST_CASE(latecomers, *utf::timeout(600)) {
                   worst_two, worst_four, ledbat_two, ledbat_four);
     report(buf);
     BOOST_TEST(worst_four > ledbat_four);
+}
+
+// For tuning, not run by default (`--run_test=fairness/latecomers_spread`): the 4-flow
+// latecomer scenario over 3 base RTTs and 8 join offsets (the n-th flow joins at
+// 15·n s + n·k·37 ms), since one run per path says little about a controller whose
+// outcome turns on when the flows' slowdowns fall. Prints the spread of Jain indexes.
+BOOST_AUTO_TEST_CASE(latecomers_spread, *utf::disabled() * utf::timeout(1200)) {
+    for (const auto cc : {ledbat_pp, ledbat}) {
+        std::vector<double> jains, medians;
+        for (const auto base : {5ms, 10ms, 20ms})
+            for (int k = 0; k < 8; ++k) {
+                scenario s;
+                s.cc = cc;
+                s.one_way_delay = base;
+                for (int n = 0; n < 4; ++n)
+                    s.flows.push_back(flow{.join = n * 15s + n * k * 37ms});
+                s.length = 85s;
+                s.measure_from = 65s;
+                const outcome o = run(s);
+                jains.push_back(o.jain);
+                medians.push_back(o.median_delay_ms);
+            }
+        std::sort(jains.begin(), jains.end());
+        std::sort(medians.begin(), medians.end());
+        double sum = 0;
+        for (const double j : jains)
+            sum += j;
+        char buf[240];
+        std::snprintf(buf, sizeof buf,
+                      "%s, 4 flows over %zu runs: Jain min %.3f, 10th percentile %.3f, median "
+                      "%.3f, mean %.3f; queue median of medians %.1f ms, max %.1f ms",
+                      name_of(cc), jains.size(), jains.front(), jains[jains.size() / 10],
+                      jains[jains.size() / 2], sum / static_cast<double>(jains.size()),
+                      medians[medians.size() / 2], medians.back());
+        report(buf);
+    }
 }
 
 // A loss-based flow (NewReno, standing in for TCP) joins at 10 s and stops at 30 s: µTP
@@ -289,6 +368,7 @@ BOOST_AUTO_TEST_CASE(yields_to_tcp, *utf::timeout(300)) {
             s.length = 40s;
             s.measure_from = 12s;
             s.measure_until = 30s;
+            s.trace_name = "tcp-" + short_name_of(cc) + "-rtt" + std::to_string(2 * base.count());
             const outcome o = run(s);
             BOOST_TEST_MESSAGE(o.per_second);
             const double share = o.flows[0].mbit_s / (o.flows[0].mbit_s + o.flows[1].mbit_s);

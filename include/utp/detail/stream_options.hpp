@@ -19,6 +19,7 @@ struct stream_options {
     std::optional<std::size_t> receive_buffer_size;
     std::optional<proto::duration> target_delay;
     std::optional<proto::congestion_algorithm> congestion;
+    std::optional<proto::trace_options> trace;
 
     /// Overwrite in `s` every setting these options set.
     void apply_to(proto::settings& s) const {
@@ -27,6 +28,7 @@ struct stream_options {
         if (receive_buffer_size) s.recv_buffer_size = *receive_buffer_size;
         if (target_delay) s.target_delay = *target_delay;
         if (congestion) s.congestion = *congestion;
+        if (trace) s.trace = *trace;
     }
 
     /// Take every option `o` sets.
@@ -36,6 +38,7 @@ struct stream_options {
         if (o.receive_buffer_size) receive_buffer_size = o.receive_buffer_size;
         if (o.target_delay) target_delay = o.target_delay;
         if (o.congestion) congestion = o.congestion;
+        if (o.trace) trace = o.trace;
     }
 };
 

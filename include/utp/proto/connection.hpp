@@ -178,6 +178,8 @@ public:
     void set_congestion_control(congestion_algorithm a);
     void set_send_buffer_size(std::size_t n) noexcept;
     void set_recv_buffer_size(std::size_t n) noexcept;
+    /// Start (a sink) or stop (none) tracing the sender's congestion state.
+    void set_trace(trace_options t) noexcept;
 
 private:
     /// Why a packet is (or was last) queued for resending.
@@ -242,6 +244,7 @@ private:
     void maybe_finish(instant now) noexcept;
     bool close_if_only_fin_unacked(instant now) noexcept;
     void on_rto(instant now);
+    void trace(trace_event e, instant now);
 
     std::size_t emit_header(packet_type type, std::uint16_t id, std::uint16_t seq,
                             std::uint16_t ack, bool with_sack, instant now,
@@ -349,6 +352,7 @@ private:
 
     // -- timers
     instant last_recv_{};
+    std::optional<instant> last_trace_; ///< time of the last `sample` record
     instant last_send_{};
     instant last_progress_{}; ///< new data last acknowledged, or outstanding data first sent
     std::optional<instant> linger_deadline_;

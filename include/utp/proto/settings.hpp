@@ -5,6 +5,7 @@
 #define UTP_PROTO_SETTINGS_HPP
 
 #include <utp/proto/time.hpp>
+#include <utp/proto/trace.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -97,6 +98,10 @@ struct settings {
     std::uint32_t max_cwnd_increase_per_rtt = 3000;
     /// Minutes of base-delay history kept (one minimum per minute).
     unsigned base_delay_history_minutes = 13;
+    /// A trace of the sender's congestion state (off: no sink). Set on an endpoint's
+    /// settings, every new connection traces to the same sink (records carry the
+    /// connection id).
+    trace_options trace{};
 };
 
 /// Settings of an endpoint (the demultiplexer of one UDP port).

@@ -40,6 +40,9 @@ public:
 
     bool active() const noexcept { return rate_ > 0; }
 
+    /// The pacing rate, bytes per second (0: not pacing).
+    double rate_per_second() const noexcept { return rate_ * 1e6; }
+
     /// Whether `len` bytes may leave at `now`.
     bool allows(std::uint32_t len, instant now) noexcept {
         if (!active()) return true;
