@@ -8,10 +8,12 @@ set -euo pipefail
 # (test/interop: libtorrent-rasterbar 2.0.8 and Transmission 3.00 with libutp).
 # nftables, ethtool and npm (utp-native, i.e. libutp) serve the loss benchmark
 # (test/bench/loss_bench.sh); utp-native also the libutp interop tests.
+# python3-matplotlib: tools/plot_trace.py (connection traces as plots) and its test.
 # iproute2 (ip, tc) builds the network namespaces and the tbf bottleneck of the
 # `bottleneck` label (test/bottleneck).
 packages=(build-essential cmake libboost1.81-dev libboost-test1.81-dev libssl-dev clang
-          libclang-rt-14-dev python3-libtorrent transmission-daemon nftables ethtool iproute2)
+          libclang-rt-14-dev python3-libtorrent python3-matplotlib transmission-daemon
+          nftables ethtool iproute2)
 
 missing=()
 for p in "${packages[@]}"; do

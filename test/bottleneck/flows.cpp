@@ -210,17 +210,18 @@ void sender::stop() {
 }
 
 void sender::start_utp(std::size_t flow, utp::proto::congestion_algorithm cc,
-                       const udp::endpoint& peer) {
-    asio::post(worker_.context(), [this, flow, cc, peer] {
-        asio::co_spawn(worker_.context(), send_utp(flow, cc, peer),
+                       const udp::endpoint& peer, utp::proto::trace_options trace) {
+    asio::post(worker_.context(), [this, flow, cc, peer, trace = std::move(trace)] {
+        asio::co_spawn(worker_.context(), send_utp(flow, cc, peer, trace),
                        log_failure(log_, ending_, "µTP flow " + std::to_string(flow + 1)));
     });
 }
 
 asio::awaitable<void> sender::send_utp(std::size_t flow, utp::proto::congestion_algorithm cc,
-                                       udp::endpoint peer) {
+                                       udp::endpoint peer, utp::proto::trace_options trace) {
     utp::socket s(*st_->mux);
     s.set_option(utp::congestion_control(cc));
+    if (trace.sink) s.set_option(utp::trace(std::move(trace.sink), trace.interval));
     co_await s.async_connect(peer, use_awaitable);
     st_->utp[flow] = &s;
     struct forget {

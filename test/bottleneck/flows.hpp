@@ -69,10 +69,10 @@ public:
     sender(const sender&) = delete;
     sender& operator=(const sender&) = delete;
 
-    /// Connects µTP flow `flow` with controller `cc` (set on the socket before it
-    /// connects) and writes to it until stopped.
-    void start_utp(std::size_t flow, utp::proto::congestion_algorithm cc,
-                   const udp::endpoint& peer);
+    /// Connects µTP flow `flow` with controller `cc` and `trace` (set on the socket
+    /// before it connects) and writes to it until stopped.
+    void start_utp(std::size_t flow, utp::proto::congestion_algorithm cc, const udp::endpoint& peer,
+                   utp::proto::trace_options trace = {});
     /// Connects a TCP flow whose ends both run `congestion` (TCP_CONGESTION), and writes.
     void start_tcp(const tcp::endpoint& peer, const std::string& congestion);
     /// Aborts the TCP flow (RST: its unsent buffer goes too, the bottleneck's queue drains).
@@ -87,7 +87,7 @@ public:
 private:
     struct state;
     asio::awaitable<void> send_utp(std::size_t flow, utp::proto::congestion_algorithm cc,
-                                   udp::endpoint peer);
+                                   udp::endpoint peer, utp::proto::trace_options trace);
     asio::awaitable<void> send_tcp(tcp::endpoint peer, std::string congestion);
 
     error_log& log_;

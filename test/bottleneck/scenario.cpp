@@ -1,5 +1,6 @@
 #include "scenario.hpp"
 
+#include "../support/trace_files.hpp"
 #include "flows.hpp"
 #include "probe.hpp"
 
@@ -105,6 +106,11 @@ outcome run(const scenario& s) {
     const std::size_t samples = seconds * 10;
 
     topology topo(s.link);
+    utp_test::trace_files traces; // before the sender, whose flows write to it
+    using cc_t = utp::proto::congestion_algorithm;
+    const std::string trace_name = s.name + (s.cc == cc_t::ledbat_plus_plus ? "-ledbatpp"
+                                             : s.cc == cc_t::newreno        ? "-newreno"
+                                                                            : "-ledbat");
     error_log log;
     std::atomic<bool> ending{false};
     receiver rx(topo.receiver_ns(), topology::receiver_address(), utp_port, tcp_port, log, ending);
@@ -124,8 +130,10 @@ outcome run(const scenario& s) {
         } else {
             const std::size_t id = utp_flows++;
             counter.emplace_back([&rx, id] { return rx.utp_bytes(id); });
-            events.push_back(
-                {f.join_s, [&, id] { tx.start_utp(id, s.cc, udp::endpoint(rcv, utp_port)); }});
+            events.push_back({f.join_s, [&, id] {
+                                  tx.start_utp(id, s.cc, udp::endpoint(rcv, utp_port),
+                                               traces.open(trace_name, id));
+                              }});
         }
     }
     std::stable_sort(events.begin(), events.end(),

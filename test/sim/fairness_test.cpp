@@ -2,6 +2,7 @@
 // receiver node share one link and its queue, joining some seconds apart. Per flow, the
 // bytes delivered in each second; at the bottleneck, the queueing delay. Figures are
 // printed so CI logs show them.
+#include "../support/trace_files.hpp"
 #include "report.hpp"
 #include "sim.hpp"
 
@@ -43,31 +44,6 @@ struct scenario {
     std::string trace_name{};
 };
 
-/// Trace files of one run, closed at its end.
-struct trace_files {
-    std::vector<std::FILE*> files;
-    ~trace_files() {
-        for (auto* f : files)
-            if (f) std::fclose(f);
-    }
-    /// The options that make flow `i` trace to its file, or none without UTP_TRACE_DIR.
-    proto::trace_options open(const std::string& name, std::size_t i) {
-        const char* dir = std::getenv("UTP_TRACE_DIR");
-        if (!dir || name.empty()) return {};
-        const std::string path =
-            std::string(dir) + "/" + name + "-flow" + std::to_string(i + 1) + ".trace";
-        std::FILE* f = std::fopen(path.c_str(), "w");
-        if (!f) return {};
-        files.push_back(f);
-        std::fprintf(f, "%s\n", proto::trace_columns);
-        return proto::trace_options{.sink =
-                                        [f](const proto::trace_record& r) {
-                                            std::fprintf(f, "%s\n", proto::to_string(r).c_str());
-                                        },
-                                    .interval = 20ms};
-    }
-};
-
 struct flow_figures {
     std::uint64_t bytes = 0; ///< delivered in the measured window
     double mbit_s = 0;
@@ -107,7 +83,7 @@ outcome run(const scenario& s) {
                  .delay = s.one_way_delay, .rate_bps = s.rate_bps, .queue_bytes = queue_bytes});
 
     const std::size_t n = s.flows.size();
-    trace_files traces; // before the flows that write to it, closed after them
+    utp_test::trace_files traces; // before the flows that write to it, closed after them
     std::vector<proto::connection_handle> senders(n);
     std::vector<bool> started(n, false), stopped(n, false);
     std::vector<std::uint64_t> received(n, 0);
