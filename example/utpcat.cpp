@@ -11,7 +11,9 @@
 // down its sending side (the peer reads EOF) and keeps receiving; it exits once the
 // peer's EOF has been written to stdout and its own side is done. `--progress` draws a
 // progress bar (bytes and rate) on stderr about four times a second; `-v` reports the
-// peer and the connection's statistics.
+// peer and the connection's statistics. `--cc ledbat|ledbat++|newreno` picks the
+// congestion controller of what this side sends; `--trace FILE` writes the connection's
+// sending state to FILE every 10 ms (plot it with tools/plot_trace.py).
 //
 // Copy a file over loopback:
 //
@@ -35,7 +37,9 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -58,6 +62,8 @@ struct options {
     bool verbose = false;
     std::string host;
     std::string port;
+    std::optional<utp::proto::congestion_algorithm> cc;
+    std::string trace; // file name, or empty
 };
 
 struct counters {
@@ -75,13 +81,17 @@ struct failure : std::runtime_error {
 
 [[noreturn]] void usage(int status) {
     (status == 0 ? std::cout : std::cerr)
-        << "usage: utpcat [-4|-6] [-v] [--progress] host port\n"
-           "       utpcat -l [-4|-6] [-v] [--progress] [host] port\n"
+        << "usage: utpcat [-4|-6] [-v] [--progress] [--cc NAME] [--trace FILE] host port\n"
+           "       utpcat -l [-4|-6] [-v] [--progress] [--cc NAME] [--trace FILE] [host] port\n"
            "netcat over uTP: stdin -> connection, connection -> stdout.\n"
            "  -l          listen and accept one connection (port 0: any free port)\n"
            "  -4, -6      IPv4 / IPv6 only\n"
            "  -v          report the peer and connection statistics on stderr\n"
-           "  --progress  progress bar with bytes and rate on stderr\n";
+           "  --progress  progress bar with bytes and rate on stderr\n"
+           "  --cc NAME   congestion control of what this side sends: ledbat (default),\n"
+           "              ledbat++ (fair among uTP flows) or newreno (does not yield to TCP)\n"
+           "  --trace FILE  the connection's sending state every 10 ms, as text lines\n"
+           "              (python3 tools/plot_trace.py -o FILE.png FILE)\n";
     std::exit(status);
 }
 
@@ -243,6 +253,22 @@ awaitable<udp::resolver::results_type> resolve(const options& o, bool passive) {
     co_return r;
 }
 
+/// The socket options the command line asks for (before connecting, or on an accepted
+/// connection: a new controller then starts from slow start).
+void configure(utp::socket& sock, const options& o) {
+    if (o.cc) sock.set_option(utp::congestion_control(*o.cc));
+    if (!o.trace.empty()) {
+        auto out = std::make_shared<std::ofstream>(o.trace);
+        if (!*out)
+            throw failure(error_code(errno, boost::system::generic_category()), "open " + o.trace);
+        *out << utp::proto::trace_columns << '\n';
+        // Runs on this program's one thread, inside the multiplexer: append and return.
+        sock.set_option(utp::trace([out](const utp::proto::trace_record& r) {
+            *out << utp::proto::to_string(r) << '\n';
+        }));
+    }
+}
+
 awaitable<utp::socket> accept_one(const options& o) {
     auto ex = co_await asio::this_coro::executor;
     options passive = o; // no host: the wildcard address, IPv4 unless -6
@@ -259,6 +285,7 @@ awaitable<utp::socket> accept_one(const options& o) {
     std::cerr << line.str() << std::flush;
     utp::socket sock = co_await acceptor->async_accept(use_awaitable);
     acceptor->close(); // one connection: later SYNs are refused
+    configure(sock, o);
     if (o.verbose) std::cerr << "connection from " << sock.remote_endpoint() << std::endl;
     co_return sock;
 }
@@ -270,6 +297,7 @@ awaitable<utp::socket> connect_any(const options& o) {
     for (const auto& entry : co_await resolve(o, false)) {
         peer = entry.endpoint();
         utp::socket sock(ex); // a private multiplexer on an ephemeral port of peer's family
+        configure(sock, o);
         auto [ec] = co_await sock.async_connect(peer, asio::as_tuple(use_awaitable));
         if (!ec) {
             if (o.verbose) std::cerr << "connected to " << peer << std::endl;
@@ -351,6 +379,19 @@ options parse(int argc, char** argv) {
             o.verbose = true;
         else if (a == "--progress")
             o.progress = true;
+        else if (a == "--cc" && i + 1 < argc) {
+            const std::string name = argv[++i];
+            using utp::proto::congestion_algorithm;
+            if (name == "ledbat")
+                o.cc = congestion_algorithm::ledbat;
+            else if (name == "ledbat++")
+                o.cc = congestion_algorithm::ledbat_plus_plus;
+            else if (name == "newreno")
+                o.cc = congestion_algorithm::newreno;
+            else
+                usage(2);
+        } else if (a == "--trace" && i + 1 < argc)
+            o.trace = argv[++i];
         else if (a == "-h" || a == "--help")
             usage(0);
         else if (a.size() > 1 && a[0] == '-')

@@ -12,6 +12,8 @@
 #     test/interop/libutp_peer.js): our sender
 #     against the reference receiver, as BitTorrent clients run it.
 # Prints one table. Each run is bounded by `timeout`; the namespace is deleted on exit.
+# UTP_CC=ledbat++ (or newreno) gives utpcat that congestion controller (--cc) for the
+# libutp column; utp-bench's column stays on the library's default (LEDBAT).
 # Needs: build/test/bench/utp-bench and build/example/utpcat (Release), nft, node with
 # utp-native in .deps/npm, ethtool (bash .ci/deps.sh installs them).
 set -euo pipefail
@@ -24,6 +26,8 @@ export NODE_PATH=$root/.deps/npm/node_modules
 command -v nft >/dev/null || { echo "loss_bench: install nftables" >&2; exit 2; }
 command -v ethtool >/dev/null || { echo "loss_bench: install ethtool" >&2; exit 2; }
 [ -x "$bench" ] && [ -x "$utpcat" ] || { echo "loss_bench: build first (cmake --build build)" >&2; exit 2; }
+cc_args=()
+[ -n "${UTP_CC:-}" ] && cc_args=(--cc "$UTP_CC")
 have_libutp=1
 node -e "require('utp-native')" 2>/dev/null || have_libutp=0
 
@@ -53,7 +57,7 @@ to_libutp() { # sets $lib to MB/s, or a reason
         t0=$(date +%s.%N)
         rc=0
         head -c $((mib << 20)) /dev/zero |
-            in_ns timeout 180 "$utpcat" 127.0.0.1 "$port" >/dev/null 2>&1 || rc=$?
+            in_ns timeout 180 "$utpcat" "${cc_args[@]}" 127.0.0.1 "$port" >/dev/null 2>&1 || rc=$?
         t1=$(date +%s.%N)
         for _ in $(seq 100); do grep -q '^done' "$out" && break; sleep 0.05; done
         if [ $rc -ne 0 ] || ! grep -q "^done $((mib << 20)) " "$out"; then
