@@ -233,8 +233,10 @@ BOOST_AUTO_TEST_CASE(two_flows, *utf::precondition(supported) * utf::timeout(90)
 BOOST_AUTO_TEST_SUITE_END()
 
 // LEDBAT: Jain 0.64-0.71, the first flow starved (under 0.1 Mbit/s), queue median 240-260
-// ms. LEDBAT++: Jain 0.74-0.95 (the simulator's 4 flows: 0.71-0.98), queue median 66-82 ms.
-// Four windows swinging give a wider spread than two: floors 0.1 below the worst run.
+// ms. LEDBAT++: Jain 0.74-0.95 over 8 runs before the decrease constant 3 and the slow-start
+// changes, 0.63-0.91 (median 0.74) over 7 runs after; queue median 58-83 ms. The last flow
+// often takes the standing queue for its base delay (README: congestion control). Four
+// windows swinging give a wider spread than two: floors below the worst run.
 BOOST_AUTO_TEST_SUITE(ledbat_four_flows)
 BOOST_AUTO_TEST_CASE(ten_seconds_apart, *utf::precondition(supported) * utf::timeout(90)) {
     const outcome o = four_flows(ledbat);
@@ -248,7 +250,7 @@ BOOST_AUTO_TEST_SUITE(ledbat_pp_four_flows)
 BOOST_AUTO_TEST_CASE(ten_seconds_apart, *utf::precondition(supported) * utf::timeout(90)) {
     const outcome o = four_flows(ledbat_pp);
     BOOST_TEST(o.utilisation >= 0.93);
-    BOOST_TEST(o.jain >= 0.60);
+    BOOST_TEST(o.jain >= 0.55);
     BOOST_TEST(o.median_delay_ms <= 125.0);
 }
 BOOST_AUTO_TEST_SUITE_END()
