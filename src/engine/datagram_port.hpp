@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 
 struct mmsghdr;
 
@@ -108,6 +109,10 @@ public:
     /// Queue the datagram written into the slot `send_slot` returned.
     void commit(const proto::peer_address& to, std::size_t size) noexcept;
     bool has_queued() const noexcept { return tx_sent_ < tx_count_; }
+    /// Whether a send met an ICMP error surfacing (and consumed the socket's pending
+    /// error, which a receive would otherwise have reported): the error queue then holds
+    /// reports that only `drain_errors` will see. Clears the flag.
+    bool take_error_pending() noexcept { return std::exchange(error_pending_, false); }
     /// sendmmsg what is queued. Returns false if the socket is full (EAGAIN, ENOBUFS): the
     /// rest stays queued, not lost. A datagram the kernel refuses (EMSGSIZE, an ICMP error
     /// surfacing) is skipped: the protocol recovers it as a loss.
@@ -130,6 +135,7 @@ private:
     std::array<received_datagram, batch> rx_{};
     std::size_t tx_count_ = 0; ///< datagrams queued
     std::size_t tx_sent_ = 0;  ///< of those, already sent (a partial sendmmsg)
+    bool error_pending_ = false;
 };
 
 } // namespace utp::detail

@@ -261,6 +261,14 @@ void engine::pump(completion_list& out) {
         if (!any) break;
     }
     flush(out);
+    // A send consumed the socket's pending error: the reports in the error queue may fail
+    // connections, whose operations complete now rather than at the next datagram.
+    if (port_.take_error_pending() && drain_unreachable()) {
+        while (auto h = endpoint_.poll_wakeup())
+            if (auto it = streams_.find(h->index); it != streams_.end() && it->second->conn == *h)
+                service(*it->second, out);
+        flush(out);
+    }
     arm_timer();
     if (needed()) {
         if (!receiving_) start_receive();
@@ -295,16 +303,19 @@ void engine::on_readable(const error_code& ec) {
     pump(out);
 }
 
+bool engine::drain_unreachable() {
+    return port_.drain_errors([&](const unreachable_report& u) {
+        endpoint_.handle_unreachable(u.to, now(), u.port_gone, u.quoted());
+    });
+}
+
 void engine::receive(completion_list& out) {
     for (int round = 0; round < max_receive_rounds; ++round) {
         int err = 0;
         const int r = port_.receive_batch(err);
         if (r < 0) {
             // An ICMP error queued for the socket: say which peer it was about.
-            const bool any = port_.drain_errors([&](const unreachable_report& u) {
-                endpoint_.handle_unreachable(u.to, now(), u.port_gone, u.quoted());
-            });
-            if (any) continue;
+            if (drain_unreachable()) continue;
             break;
         }
         const proto::instant t = now();

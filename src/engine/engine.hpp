@@ -200,6 +200,9 @@ private:
     void pump(completion_list& out);
     void start_receive();
     void on_readable(const error_code& ec);
+    /// Reads the socket's error queue into the endpoint (ICMP unreachable reports);
+    /// whether anything was queued.
+    bool drain_unreachable();
     void receive(completion_list& out);
     void flush(completion_list& out);
     void on_writable(const error_code& ec);
